@@ -1,0 +1,205 @@
+/**
+ * Compute backends. The one place that loads a TensorFlow.js backend package.
+ *
+ * Order tried by default (the first that works wins):
+ *   gpu        @tensorflow/tfjs-node-gpu  (libtensorflow 2.9.1, CUDA 11.2 + cuDNN 8.1)
+ *   tensorflow @tensorflow/tfjs-node      (native CPU; an extra install, see README)
+ *   wasm       @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD; single-threaded in Node)
+ *   cpu        @tensorflow/tfjs-backend-cpu  (pure JavaScript; slow, always there)
+ *
+ * `SMEAR_BACKEND=gpu|tensorflow|wasm|cpu` (or `initBackend({ backend })`) forces
+ * one; a forced backend that cannot load throws an Error saying why and how to
+ * fix it. A native backend is detected by `tf.getBackend() === 'tensorflow'`
+ * after loading, never by a successful `require`: with the danfojs-node npm
+ * override, `require('@tensorflow/tfjs-node')` can return pure tfjs.
+ *
+ * On wasm, `initBackend` also registers fills for kernels the wasm backend
+ * lacks or runs slowly (see `./wasm-fills`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as os from 'os';
+import { registerWasmFills } from './wasm-fills';
+
+export type BackendName = 'gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** Our name for the backend in use. */
+  name: BackendName;
+  /** What `tf.getBackend()` reports. */
+  tfBackend: string;
+  /** The npm package that provides it. */
+  package: string;
+  /** Whether the user forced it through SMEAR_BACKEND or an option. */
+  forced: boolean;
+  /** Versions of the tfjs pieces and of Node. */
+  versions: Record<string, string>;
+  /** Compute threads the backend uses. */
+  threads: number;
+  /** wasm only: SIMD in use. */
+  simd?: boolean;
+  /** Backends tried before this one, with the reason each was skipped. */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+export interface InitBackendOptions {
+  /** Force one backend ('auto' = try in BACKEND_ORDER). Default: SMEAR_BACKEND or 'auto'. */
+  backend?: BackendName | 'auto';
+  /** Do not log the choice. */
+  quiet?: boolean;
+}
+
+const PACKAGES: Record<BackendName, string> = {
+  gpu: '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  cpu: '@tensorflow/tfjs-backend-cpu',
+};
+
+const HOW_TO_FIX: Record<BackendName, string> = {
+  gpu:
+    'install it where libtensorflow can be downloaded (`npm install @tensorflow/tfjs-node-gpu@4.22.0`) ' +
+    'on a machine with CUDA 11.2 and cuDNN 8.1; see "Training on a GPU" in README.md',
+  tensorflow:
+    'install it where libtensorflow can be downloaded: `npm install --no-save @tensorflow/tfjs-node@4.22.0` ' +
+    '(see the backend table in README.md)',
+  wasm: 'reinstall the project dependencies (`npm install`); @tensorflow/tfjs-backend-wasm is a regular dependency',
+  cpu: 'reinstall the project dependencies (`npm install`)',
+};
+
+let current: BackendInfo | undefined;
+let pending: Promise<BackendInfo> | undefined;
+
+function parseBackendName(value: string, source: string): BackendName | 'auto' {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'auto') return 'auto';
+  if ((BACKEND_ORDER as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(
+    `${source}: unknown backend '${value}'; expected one of ${BACKEND_ORDER.join(', ')} or auto`,
+  );
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message.split('\n')[0] : String(e);
+}
+
+/** Try to make `name` the active backend; return null on success or the reason it failed. */
+async function tryBackend(name: BackendName): Promise<string | null> {
+  try {
+    switch (name) {
+      case 'gpu':
+      case 'tensorflow': {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        require(PACKAGES[name]);
+        if (tf.findBackendFactory('tensorflow') == null) {
+          return `${PACKAGES[name]} loaded but registered no 'tensorflow' backend (pure tfjs under that name?)`;
+        }
+        const ok = await tf.setBackend('tensorflow');
+        if (!ok || tf.getBackend() !== 'tensorflow') {
+          return `${PACKAGES[name]} loaded but the 'tensorflow' backend did not initialise`;
+        }
+        return null;
+      }
+      case 'wasm': {
+        require(PACKAGES.wasm);
+        registerWasmFills();
+        const ok = await tf.setBackend('wasm');
+        return ok && tf.getBackend() === 'wasm' ? null : 'the wasm backend did not initialise';
+      }
+      case 'cpu': {
+        require(PACKAGES.cpu);
+        const ok = await tf.setBackend('cpu');
+        return ok && tf.getBackend() === 'cpu' ? null : 'the cpu backend did not initialise';
+      }
+    }
+  } catch (e) {
+    const msg = errorMessage(e);
+    if (/Cannot find module/.test(msg)) return `${PACKAGES[name]} is not installed`;
+    return msg;
+  }
+}
+
+function versionOf(pkg: string): string | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require(`${pkg}/package.json`).version as string;
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(name: BackendName, forced: boolean, skipped: BackendInfo['skipped']): BackendInfo {
+  const versions: Record<string, string> = { node: process.versions.node, 'tfjs-core': tf.version_core };
+  const pv = versionOf(PACKAGES[name]);
+  if (pv) versions[PACKAGES[name]] = pv;
+  const info: BackendInfo = {
+    name,
+    tfBackend: tf.getBackend(),
+    package: PACKAGES[name],
+    forced,
+    versions,
+    threads: name === 'wasm' || name === 'cpu' ? 1 : os.cpus().length,
+    skipped,
+  };
+  if (name === 'wasm') {
+    info.simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    info.threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? os.cpus().length : 1;
+  }
+  return info;
+}
+
+/**
+ * Choose and initialise the compute backend once per process (later calls
+ * return the same result unless `backend` asks for a different one).
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const requested =
+    options.backend !== undefined
+      ? parseBackendName(options.backend, 'initBackend({ backend })')
+      : parseBackendName(process.env.SMEAR_BACKEND ?? '', 'SMEAR_BACKEND');
+  if (current && (requested === 'auto' || requested === current.name)) return current;
+  if (pending && requested === 'auto') return pending;
+  const run = async (): Promise<BackendInfo> => {
+    if (requested !== 'auto') {
+      const reason = await tryBackend(requested);
+      if (reason !== null) {
+        throw new Error(
+          `backend '${requested}' (forced by ${options.backend !== undefined ? 'initBackend option' : 'SMEAR_BACKEND'}) ` +
+            `could not load: ${reason}. To fix: ${HOW_TO_FIX[requested]}; or unset SMEAR_BACKEND to fall back automatically.`,
+        );
+      }
+      current = describe(requested, true, []);
+    } else {
+      const skipped: BackendInfo['skipped'] = [];
+      for (const name of BACKEND_ORDER) {
+        const reason = await tryBackend(name);
+        if (reason === null) {
+          current = describe(name, false, skipped);
+          break;
+        }
+        skipped.push({ name, reason });
+      }
+      if (!current) {
+        throw new Error(`no TensorFlow.js backend could load: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+      }
+    }
+    if (!options.quiet && !process.env.SMEAR_QUIET) {
+      const extra = current.name === 'wasm' ? `, SIMD ${current.simd ? 'on' : 'off'}` : '';
+      process.stderr.write(
+        `[smear] backend: ${current.name} (${current.package}, ${current.threads} thread${current.threads === 1 ? '' : 's'}${extra})\n`,
+      );
+    }
+    return current;
+  };
+  pending = run().finally(() => {
+    pending = undefined;
+  });
+  return pending;
+}
+
+/** The backend chosen by `initBackend`, if it ran. */
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}
+
+export { tf };
