@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
+import './gradients';
 import { registerWasmFills } from './wasm-fills';
 
 export type BackendName = 'gpu' | 'tensorflow' | 'wasm' | 'cpu';
