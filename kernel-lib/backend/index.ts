@@ -161,6 +161,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   if (current && (requested === 'auto' || requested === current.name)) return current;
   if (pending && requested === 'auto') return pending;
   const run = async (): Promise<BackendInfo> => {
+    // tfjs's own console notices (e.g. the cpu backend's "install tfjs-node" banner) are
+    // replaced by our one-line backend log; SMEAR_DEBUG keeps them.
+    if (!process.env.SMEAR_DEBUG) tf.env().set('PROD', true);
     if (requested !== 'auto') {
       const reason = await tryBackend(requested);
       if (reason !== null) {
