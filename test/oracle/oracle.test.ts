@@ -291,7 +291,9 @@ describe('oracle: hand-computed cases', () => {
       'experts.up': Array.from(rng.normal(N * d * C, 0.5)),
     };
     const x = Array.from(rng.normal(B * C));
-    const o = oracleForward({ method: 'topk', N, C, d, topK: 2, loadBalancing: true }, p, x, B, 1, { training: false });
+    const o = oracleForward({ method: 'topk', N, C, d, topK: 2, loadBalancing: true }, p, x, B, 1, { training: true, rng: new Rng(1) });
+    const ev = oracleForward({ method: 'topk', N, C, d, topK: 2, loadBalancing: true }, p, x, B, 1, { training: false });
+    assert.equal(ev.aux.load_balancing, undefined, 'aux losses are training-only');
     assert.equal(o.index!.length, 4);
     const pr = o.probs!;
     let lb = 0;

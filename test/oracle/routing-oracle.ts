@@ -350,7 +350,8 @@ export function oracleForward(
       }
       out.index = index;
       out.weights = weights;
-      if (cfg.loadBalancing) {
+      // Training-only, like every auxiliary loss (the SPEC defines it as a training loss term).
+      if (cfg.loadBalancing && training) {
         let lb = 0;
         for (let n = 0; n < N; n++) {
           let mp = 0;
