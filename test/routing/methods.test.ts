@@ -52,6 +52,12 @@ const CASES: TestCase[] = [
   { label: 'soft-moe P=1', method: 'soft-moe', ...base },
   { label: 'soft-moe P=2 postLN', method: 'soft-moe', ...base, P: 2, postLayerNorm: true },
   { label: 'dense postLN', method: 'dense', ...base, N: 1, postLayerNorm: true },
+  // Expert dropout applies only to the softmax-router methods: elsewhere it is ignored and draws nothing.
+  { label: 'dselect-k expertDropout ignored', method: 'dselect-k', ...base, expertDropout: 0.5 },
+  { label: 'skills expertDropout ignored', method: 'skills', ...base, expertDropout: 0.5 },
+  { label: 'adamix expertDropout ignored', method: 'adamix', ...base, expertDropout: 0.5 },
+  { label: 'soft-moe expertDropout ignored', method: 'soft-moe', ...base, expertDropout: 0.5 },
+  { label: 'tag expertDropout ignored', method: 'tag', ...base, expertDropout: 0.5 },
 ];
 
 /** Fields compared whenever both sides produce them; presence must agree for the strict ones. */
