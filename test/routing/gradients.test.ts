@@ -224,7 +224,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     // KNOWN BUG (kernel-lib/routing/methods/topk.ts): for k > 1 the indices come from tf.topk on
     // stopGradient(probs); TopK lies on the tape path (its indices feed oneHot → merge), and tfjs has no
     // TopK gradient, so any gradient computation throws "gradient function not found for TopK".
-    it('topk k=2 + load balancing: gradients', { todo: 'kernel-lib bug: tf.topk on the tape has no gradient (k > 1)' }, () => {
+    it('topk k=2 + load balancing: gradients', () => {
       // Load balancing: LN_in skipped (no gradient), aux weighted 0.01 (the block's default) in both.
       plainCheck(
         { label: 'topk k=2 lb', method: 'topk', ...base, topK: 2, loadBalancing: true, training: true, auxWeight: 0.01 },
@@ -337,7 +337,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     // KNOWN BUG (kernel-lib/routing/methods/reinforce.ts, huber): tf.where(tf.lessEqual(|a|, δ), …) — the
     // Select gradient returns a (zero) gradient for its condition and the tape then needs LessEqual's
     // gradient, which tfjs does not have: "gradient function not found for LessEqual".
-    it('reinforce (training): value loss reaches the baseline only', { todo: 'kernel-lib bug: Huber uses tf.lessEqual on the tape' }, () => {
+    it('reinforce (training): value loss reaches the baseline only', () => {
       const c: PlainCase = { label: 'reinforce', method: 'reinforce', ...base, B: 5, expertDropout: 0.2, baselineReduction: 2, training: true };
       const seed = 50;
       const { block, params } = buildBlock(c, seed);

@@ -80,9 +80,15 @@ export const reinforce: RoutingMethod = {
   },
 };
 
+/**
+ * Huber loss (torch.nn.HuberLoss, δ): ½a² for |a| ≤ δ, δ(|a| − ½δ) beyond. Written as
+ * ½q² + δ(|a| − q) with q = min(|a|, δ), which is the same function, so no comparison
+ * op (tfjs has no gradient for those) sits on the gradient tape.
+ */
 function huber(a: tf.Tensor, delta: number): tf.Tensor {
   const abs = tf.abs(a);
-  return tf.where(tf.lessEqual(abs, delta), tf.mul(0.5, tf.square(a)), tf.mul(delta, tf.sub(abs, 0.5 * delta)));
+  const q = tf.minimum(abs, delta);
+  return tf.add(tf.mul(0.5, tf.square(q)), tf.mul(delta, tf.sub(abs, q)));
 }
 
 /**

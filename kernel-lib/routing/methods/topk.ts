@@ -49,9 +49,17 @@ export const topk: RoutingMethod = {
     const n = config.numExperts;
     const k = config.topK;
     // Indices only (no gradient through the selection): argmax for k = 1, topk otherwise.
+    // Indices of the k largest probabilities by k argmax passes (tfjs's topk has no gradient,
+    // and any op on the tape needs one; ArgMax's is zero). Ties go to the lower index.
     const chosen: tf.Tensor2D = tf.tidy(() => {
-      const p = stopGradient(probs); // tfjs has no gradient for topk: select on a detached copy
-      return k === 1 ? (tf.expandDims(tf.argMax(p, 1), 1) as tf.Tensor2D) : (tf.topk(p, k).indices as tf.Tensor2D);
+      let p: tf.Tensor2D = stopGradient(probs);
+      const cols: tf.Tensor1D[] = [];
+      for (let j = 0; j < k; j++) {
+        const idx = tf.argMax(p, 1) as tf.Tensor1D; // [B]
+        cols.push(idx);
+        if (j + 1 < k) p = tf.sub(p, tf.mul(oneHotF(idx, n), 2)) as tf.Tensor2D; // exclude (probabilities ≤ 1)
+      }
+      return tf.stack(cols, 1) as tf.Tensor2D;
     }); // [B,k] int32
     let mixture: tf.Tensor3D | undefined;
     let weights: tf.Tensor2D | undefined;
