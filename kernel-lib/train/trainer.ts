@@ -1,0 +1,295 @@
+/**
+ * One trainer for both settings (ResNet-DomainNet and T5-GLUE).
+ *
+ * The setting supplies a `TrainerTask` (parameters, loss of a batch, state to
+ * checkpoint, evaluation) and a `BatchSource` that can start at any step; the
+ * trainer owns the loop: learning-rate schedule, gradient clipping, Adam(W)
+ * with parameter groups, logging to `metrics.jsonl`, evaluation every
+ * `evalEvery` steps with the best checkpoint kept by validation score,
+ * atomic checkpoints, resume, NaN/Inf detection, cooperative stop
+ * (AbortSignal), and the final test evaluation with the best checkpoint.
+ *
+ * Run folder:
+ *   config.json            the fully resolved configuration (written by the caller via `config`)
+ *   metrics.jsonl          one JSON line per log step and per evaluation
+ *   checkpoints/last.safetensors   model state + optimizer moments + step/rng (resume)
+ *   checkpoints/best.safetensors   model state at the best validation score
+ *   results.json           final validation and test metrics of the best checkpoint
+ *
+ * A resumed run (`resume: true`) continues from last.safetensors and ends
+ * with the same metrics as an uninterrupted run with the same seed: the
+ * generator state, optimizer moments, model state (incl. BatchNorm running
+ * statistics) and the data position (a function of the step) are restored.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, type RngState } from '../util/rng';
+import { Optimizer, type OptimizerConfig, type OptimizerParam } from './optimizer';
+import { Progress, type ProgressOptions } from './progress';
+import { readSafetensors, writeSafetensors } from '../io/safetensors';
+import { writeFileAtomic } from '../io/atomic';
+
+export interface StepContext {
+  /** 0-based index of the optimizer step being computed. */
+  step: number;
+  /** The run's generator (training randomness). */
+  rng: Rng;
+}
+
+export interface EvalResult {
+  /** Model-selection score: higher is better (e.g. accuracy, GLUE average). */
+  score: number;
+  metrics: Record<string, number | Record<string, number>>;
+}
+
+export interface TrainerTask<B> {
+  /** Trainable parameters with learning-rate multipliers. */
+  params(): OptimizerParam[];
+  /** All state a checkpoint must hold (trainable and non-trainable, e.g. BN running stats), by name. */
+  stateVariables(): Map<string, tf.Variable>;
+  /** Total loss of a batch (runs inside tf.variableGrads) and scalars to log. */
+  loss(batch: B, ctx: StepContext): { loss: tf.Scalar; logs?: Record<string, tf.Scalar> };
+  /** Called after each optimizer step, outside the gradient tape (e.g. deferred BN updates). */
+  afterStep?(ctx: StepContext): void;
+  /** Evaluate the current model on a split. */
+  evaluate(split: 'valid' | 'test', opts: { signal?: AbortSignal }): Promise<EvalResult>;
+}
+
+export interface BatchSource<B> {
+  /** Iterate batches from global step `startStep` on (deterministic in the step). */
+  iterate(startStep: number): AsyncIterator<B>;
+  /** Release workers/files. */
+  close?(): Promise<void> | void;
+  /** Optional: release a batch's tensors after its step. */
+  disposeBatch?(batch: B): void;
+}
+
+export interface TrainerOptions {
+  runDir: string;
+  maxSteps: number;
+  /** Evaluate (validation) and checkpoint every this many steps. */
+  evalEvery: number;
+  /** Log a metrics line every this many steps. Default 50. */
+  logEvery?: number;
+  optimizer: OptimizerConfig;
+  /** Learning rate at a 0-based step (default constant optimizer.lr). */
+  lrSchedule?: (step: number) => number;
+  seed: number;
+  /** Continue from checkpoints/last.safetensors when it exists. */
+  resume?: boolean;
+  /** Stop cooperatively (within one step), leaving a valid checkpoint. */
+  signal?: AbortSignal;
+  progress?: ProgressOptions;
+  /** The resolved configuration to write as config.json. */
+  config?: unknown;
+  /** Skip the final test evaluation. */
+  skipTest?: boolean;
+}
+
+export interface TrainResult {
+  status: 'completed' | 'aborted';
+  step: number;
+  best?: { step: number; score: number; metrics: EvalResult['metrics'] };
+  test?: EvalResult;
+  runDir: string;
+  stepsPerSecond: number;
+}
+
+/** Thrown when the loss becomes NaN or Inf; the last good checkpoint is kept. */
+export class TrainingDivergedError extends Error {
+  constructor(readonly step: number, readonly value: number, readonly checkpoint: string | null) {
+    super(
+      `training stopped: the loss is ${value} at step ${step}. ` +
+        (checkpoint ? `The last good checkpoint is ${checkpoint} (resume with --resume after lowering the learning rate).` : 'No checkpoint had been written yet.'),
+    );
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+type Metadata = {
+  step: string;
+  optimizerT: string;
+  rng: string;
+  best: string;
+  format: string;
+};
+
+function toRecord(vars: Map<string, tf.Tensor>, prefix: string) {
+  const out: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+  for (const [name, v] of vars) {
+    out[`${prefix}${name}`] = { dtype: 'F32', shape: [...v.shape], data: v.dataSync() as Float32Array };
+  }
+  return out;
+}
+
+export class Trainer<B> {
+  constructor(private readonly task: TrainerTask<B>, private readonly data: BatchSource<B>, private readonly opts: TrainerOptions) {
+    if (!(Number.isInteger(opts.maxSteps) && opts.maxSteps >= 1)) throw new Error(`option maxSteps: expected an integer >= 1, got ${opts.maxSteps}`);
+    if (!(Number.isInteger(opts.evalEvery) && opts.evalEvery >= 1)) throw new Error(`option evalEvery: expected an integer >= 1, got ${opts.evalEvery}`);
+  }
+
+  get lastCheckpoint(): string {
+    return path.join(this.opts.runDir, 'checkpoints', 'last.safetensors');
+  }
+
+  get bestCheckpoint(): string {
+    return path.join(this.opts.runDir, 'checkpoints', 'best.safetensors');
+  }
+
+  private async saveCheckpoint(file: string, optimizer: Optimizer | null, meta: Partial<Metadata>): Promise<void> {
+    const state = toRecord(this.task.stateVariables(), 'state.');
+    const optim = optimizer ? toRecord(optimizer.stateTensors(), 'optim.') : {};
+    await writeSafetensors(file, { ...state, ...optim }, { format: 'smear-ts-checkpoint-1', ...meta });
+  }
+
+  private async loadState(file: string, optimizer: Optimizer | null) {
+    const { tensors, metadata } = await readSafetensors(file);
+    const vars = this.task.stateVariables();
+    for (const [name, v] of vars) {
+      const t = tensors.get(`state.${name}`);
+      if (!t) throw new Error(`checkpoint ${file}: missing tensor 'state.${name}'`);
+      if (t.shape.join(',') !== v.shape.join(',')) {
+        throw new Error(`checkpoint ${file}: tensor 'state.${name}' has shape [${t.shape}], the model expects [${v.shape}]`);
+      }
+      v.assign(tf.tensor(t.data as Float32Array, t.shape, v.dtype));
+    }
+    if (optimizer) {
+      const optim = new Map<string, { shape: number[]; data: Float32Array | Int32Array | Uint8Array }>();
+      for (const [k, t] of tensors) if (k.startsWith('optim.')) optim.set(k.slice('optim.'.length), t);
+      optimizer.loadState(optim, Number(metadata.optimizerT ?? 0));
+    }
+    return metadata;
+  }
+
+  private appendMetrics(line: Record<string, unknown>): void {
+    fs.appendFileSync(path.join(this.opts.runDir, 'metrics.jsonl'), `${JSON.stringify(line)}\n`);
+  }
+
+  /** Keep only metric lines up to `step` (a resumed run rewrites what came after its checkpoint). */
+  private async truncateMetrics(step: number): Promise<void> {
+    const file = path.join(this.opts.runDir, 'metrics.jsonl');
+    if (!fs.existsSync(file)) return;
+    const kept = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .filter((l) => (JSON.parse(l) as { step: number }).step <= step);
+    await writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
+  }
+
+  async run(): Promise<TrainResult> {
+    const o = this.opts;
+    fs.mkdirSync(path.join(o.runDir, 'checkpoints'), { recursive: true });
+    if (o.config !== undefined) await writeFileAtomic(path.join(o.runDir, 'config.json'), `${JSON.stringify(o.config, null, 2)}\n`);
+    const params = this.task.params();
+    const optimizer = new Optimizer(params, o.optimizer);
+    const rng = new Rng(o.seed);
+    const schedule = o.lrSchedule ?? (() => o.optimizer.lr);
+    const logEvery = o.logEvery ?? 50;
+    let step = 0;
+    let best: TrainResult['best'];
+
+    if (o.resume && fs.existsSync(this.lastCheckpoint)) {
+      const meta = await this.loadState(this.lastCheckpoint, optimizer);
+      step = Number(meta.step);
+      rng.setState(JSON.parse(meta.rng) as RngState);
+      best = meta.best ? JSON.parse(meta.best) : undefined;
+      await this.truncateMetrics(step);
+      process.stderr.write(`[smear] resuming ${o.runDir} from step ${step}\n`);
+    } else {
+      for (const f of ['metrics.jsonl', 'results.json']) fs.rmSync(path.join(o.runDir, f), { force: true });
+      for (const f of [this.lastCheckpoint, this.bestCheckpoint]) fs.rmSync(f, { force: true });
+    }
+
+    const progress = new Progress(o.maxSteps, { label: path.basename(o.runDir), ...o.progress });
+    const varList = params.map((p) => p.variable);
+    const nameOf = new Map(params.map((p) => [p.variable.name, p.name]));
+    const iter = this.data.iterate(step);
+    const t0 = Date.now();
+    const step0 = step;
+    let windowStart = Date.now();
+    let windowSteps = 0;
+    let status: TrainResult['status'] = 'completed';
+    progress.start(step);
+
+    const meta = (): Partial<Metadata> => ({
+      step: String(step),
+      optimizerT: String(optimizer.t),
+      rng: JSON.stringify(rng.getState()),
+      best: best ? JSON.stringify(best) : '',
+    });
+
+    try {
+      while (step < o.maxSteps) {
+        if (o.signal?.aborted) {
+          status = 'aborted';
+          break;
+        }
+        const next = await iter.next();
+        if (next.done) throw new Error(`the batch source ended at step ${step} before maxSteps ${o.maxSteps}`);
+        const batch = next.value;
+        const ctx: StepContext = { step, rng };
+        const lr = schedule(step);
+        let logs: Record<string, number> = {};
+        const lossValue = tf.tidy(() => {
+          let logTensors: Record<string, tf.Scalar> = {};
+          const { value, grads } = tf.variableGrads(() => {
+            const r = this.task.loss(batch, ctx);
+            logTensors = r.logs ?? {};
+            return r.loss;
+          }, varList);
+          const v = value.dataSync()[0];
+          if (!Number.isFinite(v)) return v;
+          logs = Object.fromEntries(Object.entries(logTensors).map(([k, t]) => [k, t.dataSync()[0]]));
+          const byName = new Map<string, tf.Tensor>();
+          for (const [vn, g] of Object.entries(grads)) byName.set(nameOf.get(vn) ?? vn, g);
+          const norm = optimizer.step(byName, lr);
+          logs.grad_norm = norm;
+          return v;
+        });
+        this.data.disposeBatch?.(batch);
+        if (!Number.isFinite(lossValue)) {
+          throw new TrainingDivergedError(step, lossValue, fs.existsSync(this.lastCheckpoint) ? this.lastCheckpoint : null);
+        }
+        this.task.afterStep?.(ctx);
+        step += 1;
+        windowSteps += 1;
+        progress.update(step, lossValue);
+        if (step % logEvery === 0 || step === o.maxSteps) {
+          const now = Date.now();
+          this.appendMetrics({ step, split: 'train', loss: lossValue, lr, ...logs, steps_per_s: windowSteps / Math.max(1e-9, (now - windowStart) / 1000) });
+          windowStart = now;
+          windowSteps = 0;
+        }
+        if (step % o.evalEvery === 0 || step === o.maxSteps) {
+          progress.update(step, lossValue, 'eval', 'evaluating');
+          const ev = await this.task.evaluate('valid', { signal: o.signal });
+          this.appendMetrics({ step, split: 'valid', score: ev.score, ...ev.metrics });
+          if (!best || ev.score > best.score) {
+            best = { step, score: ev.score, metrics: ev.metrics };
+            await this.saveCheckpoint(this.bestCheckpoint, null, meta());
+          }
+          await this.saveCheckpoint(this.lastCheckpoint, optimizer, meta());
+        }
+      }
+      if (status === 'aborted') {
+        await this.saveCheckpoint(this.lastCheckpoint, optimizer, meta());
+      }
+    } finally {
+      progress.stop();
+      await this.data.close?.();
+    }
+
+    const seconds = (Date.now() - t0) / 1000;
+    const result: TrainResult = { status, step, best, runDir: o.runDir, stepsPerSecond: (step - step0) / Math.max(seconds, 1e-9) };
+    if (status === 'completed' && !o.skipTest) {
+      if (fs.existsSync(this.bestCheckpoint)) await this.loadState(this.bestCheckpoint, null);
+      result.test = await this.task.evaluate('test', { signal: o.signal });
+      const results = { best_step: best?.step, valid: best?.metrics, valid_score: best?.score, test: result.test.metrics, test_score: result.test.score, steps: step, steps_per_s_last_session: result.stepsPerSecond };
+      await writeFileAtomic(path.join(o.runDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    }
+    optimizer.dispose();
+    return result;
+  }
+}
