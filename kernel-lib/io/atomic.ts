@@ -1,0 +1,48 @@
+/**
+ * Atomic file writes: write a temporary file in the destination's directory,
+ * fsync it, rename it over the destination, then fsync the directory (best
+ * effort). Readers see either the old file or the complete new one, never a
+ * partial write, even if the process dies mid-way.
+ */
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+
+export type AtomicData = string | Uint8Array | readonly Uint8Array[];
+
+/** Write `data` (a string as UTF-8, bytes, or a list of byte chunks written in order) to `file` atomically. */
+export async function writeFileAtomic(file: string, data: AtomicData): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(tmp, 'wx', 0o644);
+    const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
+    for (const chunk of chunks) {
+      let off = 0;
+      while (off < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(chunk, off, chunk.byteLength - off);
+        off += bytesWritten;
+      }
+    }
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    if (handle) await handle.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw new Error(`writeFileAtomic ${file}: ${(e as Error).message}`);
+  }
+  // Persist the rename itself (not supported on every platform, e.g. Windows).
+  try {
+    const dh = await fsp.open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    /* best effort */
+  }
+}
