@@ -1,0 +1,301 @@
+/**
+ * `checkDomainNet`: is a DomainNet root complete and readable, as the
+ * reference would read it? Per domain and split: images listed, classes seen,
+ * missing and unreadable images; missing folders and list files; list lines
+ * that are malformed or carry an out-of-range label (file:line); whether the
+ * fold files are the reference's seed-42 split. Writes nothing: absent fold
+ * files are computed in memory.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { formatTable } from '../../cli/table';
+import { checkNumClasses, listFiles, resolveDomains } from './layout';
+import type { DomainNetSplit } from './layout';
+import { computeFolds } from './folds';
+import type { DomainFolds } from './folds';
+import { formatProblem, parseListText } from './lists';
+import type { ListEntry, ListProblem } from './lists';
+
+export interface CheckOptions {
+  /** fully decode every image (default: read the header with sharp's metadata()) */
+  decode?: boolean;
+  domains?: readonly string[];
+  numClasses?: number;
+  /** images checked at once (default 16) */
+  concurrency?: number;
+  /** called as images are checked */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SplitCheck {
+  domain: string;
+  split: DomainNetSplit;
+  listFile: string;
+  /** 'file': read from listFile; 'computed': fold files absent, the reference split computed in memory; 'unavailable': no list */
+  source: 'file' | 'computed' | 'unavailable';
+  images: number;
+  classes: number;
+  missing: number;
+  unreadable: number;
+}
+
+export interface FoldCheck {
+  domain: string;
+  status: 'reference' | 'differs' | 'absent' | 'unverified' | 'error';
+  detail: string;
+}
+
+export interface MissingFile {
+  path: string;
+  kind: 'root folder' | 'domain folder' | 'list file' | 'image';
+  /** `list:line` for images */
+  referencedBy?: string;
+}
+
+export interface UnreadableImage {
+  path: string;
+  referencedBy: string;
+  error: string;
+}
+
+export interface CheckReport {
+  root: string;
+  decode: boolean;
+  numClasses: number;
+  domains: string[];
+  splits: SplitCheck[];
+  folds: FoldCheck[];
+  missingFiles: MissingFile[];
+  unreadableImages: UnreadableImage[];
+  badLines: ListProblem[];
+  /** other errors (e.g. folds that cannot be computed) */
+  errors: string[];
+  /** missing files + unreadable images + bad lines + errors */
+  problems: number;
+  ok: boolean;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function readText(p: string): string | null {
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export async function checkDomainNet(root: string, opts: CheckOptions = {}): Promise<CheckReport> {
+  const where = 'checkDomainNet';
+  const domains = resolveDomains(opts.domains, where);
+  const numClasses = checkNumClasses(opts.numClasses, where);
+  const concurrency = opts.concurrency ?? 16;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`${where}: option 'concurrency' must be a positive integer; got ${concurrency}`);
+  const absRoot = path.resolve(root);
+  const report: CheckReport = {
+    root: absRoot,
+    decode: opts.decode === true,
+    numClasses,
+    domains: [...domains],
+    splits: [],
+    folds: [],
+    missingFiles: [],
+    unreadableImages: [],
+    badLines: [],
+    errors: [],
+    problems: 0,
+    ok: false,
+  };
+  if (!isDir(absRoot)) {
+    report.missingFiles.push({ path: absRoot, kind: 'root folder' });
+    return finish(report);
+  }
+
+  // image path → where it is first listed; and each split's entries
+  const images = new Map<string, string>();
+  const splitEntries: { check: SplitCheck; entries: ListEntry[] }[] = [];
+  const readListFile = (file: string): ListEntry[] | null => {
+    const text = readText(file);
+    if (text === null) {
+      report.missingFiles.push({ path: file, kind: 'list file' });
+      return null;
+    }
+    const parsed = parseListText(text, file, numClasses);
+    report.badLines.push(...parsed.problems);
+    for (const e of parsed.entries) {
+      const p = path.join(absRoot, e.relPath);
+      if (!images.has(p)) images.set(p, `${file}:${e.line}`);
+    }
+    return parsed.entries;
+  };
+  const addSplit = (domain: string, split: DomainNetSplit, listFile: string, source: SplitCheck['source'], entries: ListEntry[] | null) => {
+    const check: SplitCheck = { domain, split, listFile, source, images: entries?.length ?? 0, classes: new Set(entries?.map((e) => e.label)).size, missing: 0, unreadable: 0 };
+    report.splits.push(check);
+    splitEntries.push({ check, entries: entries ?? [] });
+  };
+
+  for (const domain of domains) {
+    const f = listFiles(absRoot, domain);
+    if (!isDir(path.join(absRoot, domain))) report.missingFiles.push({ path: path.join(absRoot, domain), kind: 'domain folder' });
+    readListFile(f.train); // the official list: its own bad lines and images
+
+    let folds: DomainFolds | null = null;
+    let unverifiedBecause = '';
+    try {
+      folds = computeFolds(absRoot, { domains: [domain] })[0];
+    } catch (e) {
+      const message = (e as Error).message.split('\n')[0];
+      const onDisk = { valid: readText(f.validFold), train: readText(f.trainFold) };
+      if (onDisk.valid !== null && onDisk.train !== null) {
+        // the fold files are usable as they are; only the comparison with the reference split is impossible
+        folds = { domain, trainList: f.train, trainFold: f.trainFold, validFold: f.validFold, lines: 0, computed: null, onDisk };
+        unverifiedBecause = message;
+      } else {
+        report.folds.push({ domain, status: 'error', detail: message });
+        report.errors.push(message);
+      }
+    }
+    if (folds) {
+      const { onDisk, computed } = folds;
+      for (const [split, file, disk, mem] of [
+        ['train', f.trainFold, onDisk.train, computed?.train ?? null],
+        ['valid', f.validFold, onDisk.valid, computed?.valid ?? null],
+      ] as const) {
+        if (disk !== null) {
+          addSplit(domain, split, file, 'file', readListFile(file));
+        } else if (mem !== null) {
+          // the train list's bad lines are reported against the train list already
+          addSplit(domain, split, file, 'computed', parseListText(mem, file, numClasses).entries);
+        } else {
+          addSplit(domain, split, file, 'unavailable', null);
+        }
+      }
+      if (onDisk.train !== null && onDisk.valid !== null) {
+        if (computed === null) {
+          report.folds.push({
+            domain,
+            status: 'unverified',
+            detail: `fold files used as they are; they cannot be compared with the seed-42 split: ${unverifiedBecause || `${f.train} is absent`}`,
+          });
+        } else if (computed.train === onDisk.train && computed.valid === onDisk.valid) {
+          report.folds.push({ domain, status: 'reference', detail: 'fold files equal the reference seed-42 split' });
+        } else {
+          report.folds.push({ domain, status: 'differs', detail: 'fold files differ from the reference seed-42 split (they are used as they are)' });
+        }
+      } else if (onDisk.train !== null || onDisk.valid !== null) {
+        const present = onDisk.train !== null ? f.trainFold : f.validFold;
+        const absent = onDisk.train !== null ? f.validFold : f.trainFold;
+        report.folds.push({ domain, status: 'error', detail: `${present} exists without ${absent}` });
+        report.errors.push(`${present} exists without ${absent}: provide both fold files, or delete it to have both made`);
+      } else {
+        report.folds.push({ domain, status: 'absent', detail: 'fold files absent: the seed-42 split is computed in memory (loading a split writes them)' });
+      }
+    } else {
+      addSplit(domain, 'train', f.trainFold, 'unavailable', null);
+      addSplit(domain, 'valid', f.validFold, 'unavailable', null);
+    }
+    const testEntries = readListFile(f.test);
+    addSplit(domain, 'test', f.test, testEntries === null ? 'unavailable' : 'file', testEntries);
+  }
+
+  // images: existence, then header (or full decode)
+  const sharp = (await import('sharp')).default;
+  const status = new Map<string, 'missing' | 'unreadable' | 'ok'>();
+  const queue = [...images.entries()];
+  let next = 0;
+  let done = 0;
+  const checkOne = async (p: string, ref: string): Promise<void> => {
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(p);
+    } catch {
+      report.missingFiles.push({ path: p, kind: 'image', referencedBy: ref });
+      status.set(p, 'missing');
+      return;
+    }
+    try {
+      if (!st.isFile()) throw new Error('not a regular file');
+      if (opts.decode) {
+        await sharp(p).raw().toBuffer();
+      } else {
+        const m = await sharp(p).metadata();
+        if (!m.width || !m.height) throw new Error('no image size in the header');
+      }
+      status.set(p, 'ok');
+    } catch (e) {
+      report.unreadableImages.push({ path: p, referencedBy: ref, error: (e as Error).message });
+      status.set(p, 'unreadable');
+    }
+  };
+  const worker = async () => {
+    while (next < queue.length) {
+      const [p, ref] = queue[next++];
+      await checkOne(p, ref);
+      done++;
+      if (opts.onProgress && (done % 1000 === 0 || done === images.size)) opts.onProgress(done, images.size);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, images.size)) }, worker));
+  report.missingFiles.sort((a, b) => a.path.localeCompare(b.path));
+  report.unreadableImages.sort((a, b) => a.path.localeCompare(b.path));
+
+  for (const { check, entries } of splitEntries) {
+    for (const e of entries) {
+      const s = status.get(path.join(absRoot, e.relPath));
+      if (s === 'missing') check.missing++;
+      else if (s === 'unreadable') check.unreadable++;
+    }
+  }
+  return finish(report);
+}
+
+function finish(report: CheckReport): CheckReport {
+  report.problems = report.missingFiles.length + report.unreadableImages.length + report.badLines.length + report.errors.length;
+  report.ok = report.problems === 0;
+  return report;
+}
+
+function capped<T>(title: string, items: T[], show: (x: T) => string, max = 20): string[] {
+  if (items.length === 0) return [];
+  const lines = [``, `${title} (${items.length}):`, ...items.slice(0, max).map((x) => `  ${show(x)}`)];
+  if (items.length > max) lines.push(`  … and ${items.length - max} more (use --json for all)`);
+  return lines;
+}
+
+/** The report as text: a per-domain/split table, fold status, then every problem (capped at 20 per kind). */
+export function formatCheckReport(r: CheckReport): string {
+  const rel = (p: string) => (p.startsWith(r.root + path.sep) ? p.slice(r.root.length + 1) : p);
+  const rows = r.splits.map((s) => [
+    s.domain,
+    s.split,
+    `${rel(s.listFile)}${s.source === 'computed' ? ' (in memory)' : s.source === 'unavailable' ? ' (unavailable)' : ''}`,
+    String(s.images),
+    String(s.classes),
+    String(s.missing),
+    String(s.unreadable),
+  ]);
+  const out = [
+    `DomainNet at ${r.root} (${r.numClasses} classes; images checked by ${r.decode ? 'full decode' : 'header (metadata)'})`,
+    '',
+    formatTable(['domain', 'split', 'list', 'images', 'classes', 'missing', 'unreadable'], rows),
+  ];
+  if (r.folds.length) {
+    out.push('', 'folds:');
+    for (const f of r.folds) out.push(`  ${f.domain.padEnd(9)}  ${f.status.padEnd(10)}  ${f.detail}`);
+  }
+  out.push(
+    ...capped('missing files', r.missingFiles, (m) => `${m.kind.padEnd(13)} ${m.path}${m.referencedBy ? `  (listed at ${m.referencedBy})` : ''}`),
+    ...capped('unreadable images', r.unreadableImages, (u) => `${u.path}  (listed at ${u.referencedBy}): ${u.error}`),
+    ...capped('bad list lines', r.badLines, formatProblem),
+    ...capped('errors', r.errors, (e) => e),
+    '',
+    r.ok ? 'OK: no problems found.' : `${r.problems} problem${r.problems === 1 ? '' : 's'} found.`,
+  );
+  return out.join('\n');
+}
