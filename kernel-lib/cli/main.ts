@@ -6,8 +6,9 @@ import { parseArgs } from 'util';
 import type { Command, CommandArgs } from './command';
 import { methodsCommand } from './commands/methods';
 import { infoCommand } from './commands/info';
+import { dataCommand } from './commands/data';
 
-export const COMMANDS: Command[] = [methodsCommand, infoCommand];
+export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

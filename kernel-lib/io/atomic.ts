@@ -5,6 +5,7 @@
  * partial write, even if the process dies mid-way.
  */
 import { promises as fsp } from 'fs';
+import * as fsSync from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 
@@ -44,5 +45,24 @@ export async function writeFileAtomic(file: string, data: AtomicData): Promise<v
     }
   } catch {
     /* best effort */
+  }
+}
+
+/** Synchronous `writeFileAtomic` (temp file + fsync + rename) for code paths that are synchronous. */
+export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = fsSync.openSync(tmp, 'wx', 0o644);
+    fsSync.writeFileSync(fd, data);
+    fsSync.fsyncSync(fd);
+    fsSync.closeSync(fd);
+    fd = undefined;
+    fsSync.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) fsSync.closeSync(fd);
+    fsSync.rmSync(tmp, { force: true });
+    throw new Error(`writeFileAtomic ${file}: ${(e as Error).message}`);
   }
 }

@@ -24,7 +24,7 @@
 import * as fs from 'fs';
 import { PythonRandom } from '../../util/python-random';
 import { DOMAINS, layoutHelp, listFiles, resolveDomains } from './layout';
-import { writeFileAtomic } from './lists';
+import { writeFileAtomicSync } from '../../io/atomic';
 
 export interface FoldOptions {
   /** domains whose fold files to make (default: all six) */
@@ -177,8 +177,8 @@ export function makeFolds(root: string, opts: FoldOptions = {}): FoldSummary[] {
         );
       }
     }
-    if (d.onDisk.train === null) writeFileAtomic(d.trainFold, c.train);
-    if (d.onDisk.valid === null) writeFileAtomic(d.validFold, c.valid);
+    if (d.onDisk.train === null) writeFileAtomicSync(d.trainFold, c.train);
+    if (d.onDisk.valid === null) writeFileAtomicSync(d.validFold, c.valid);
     summaries.push({ ...base, valid: c.validCount, train: c.trainCount, source: 'written' });
   }
   return summaries;

@@ -10,6 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomicSync } from '../../io/atomic';
 
 export interface ListEntry {
   relPath: string;
@@ -97,21 +98,6 @@ export function readList(file: string, numClasses: number): ListEntry[] {
   return entries;
 }
 
-/** Writes a file atomically: a temporary file in the same folder, then rename. */
-export function writeFileAtomic(file: string, content: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
-  try {
-    fs.writeFileSync(tmp, content);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      /* the original error matters more */
-    }
-    throw new Error(`cannot write ${file}: ${(e as Error).message}`);
-  }
-}
 
 /** Writes entries as a list file (`relPath label\n` per entry), atomically. */
 export function writeList(file: string, entries: readonly { relPath: string; label: number }[]): void {
@@ -119,5 +105,5 @@ export function writeList(file: string, entries: readonly { relPath: string; lab
     if (/\s/.test(e.relPath) || e.relPath === '') throw new Error(`writeList ${file}: path ${JSON.stringify(e.relPath)} is empty or contains whitespace, which the list format cannot hold`);
     if (!Number.isInteger(e.label)) throw new Error(`writeList ${file}: label of ${e.relPath} must be an integer; got ${e.label}`);
   }
-  writeFileAtomic(file, entries.map((e) => `${e.relPath} ${e.label}\n`).join(''));
+  writeFileAtomicSync(file, entries.map((e) => `${e.relPath} ${e.label}\n`).join(''));
 }
