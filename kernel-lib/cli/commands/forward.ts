@@ -1,0 +1,97 @@
+/**
+ * `smear forward --setting resnet --method <name> --checkpoint model.safetensors
+ *                --input batch.safetensors --out out.safetensors`
+ *
+ * Eval-mode forward of a checkpoint on one batch, for checking against the
+ * reference implementation.
+ *   input:  pixel_values  float [B,3,H,W] (NCHW, normalised)
+ *           domain_ids    int64 [B]        (needed by tag / skills routing)
+ *           hash_ids      int64 [B,R≥8]    (needed by hash routing)
+ *   output: logits          f32 [B,K]
+ *           routing.<k>     f32 [B,N]  router probabilities of block k (methods with a softmax router)
+ *           expert_index.<k> int64 [B] chosen expert of block k (discrete methods)
+ * N, d, K and the widths are inferred from the checkpoint's shapes.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../backend';
+import { readSafetensors, writeSafetensors } from '../../io/safetensors';
+import type { LoadedTensor, TensorToWrite } from '../../io/safetensors';
+import { loadResNetSafetensors } from '../../models/resnet/checkpoint';
+import type { Command } from '../command';
+
+function fail(msg: string): never {
+  throw new Error(`smear forward: ${msg}`);
+}
+
+function ids(t: LoadedTensor | undefined, name: string, file: string, rank: number, batch: number): Int32Array | undefined {
+  if (!t) return undefined;
+  if (!(t.data instanceof Int32Array)) fail(`${file}: tensor '${name}': expected an integer dtype (int64 or int32), got ${t.dtype}`);
+  if (t.shape.length !== rank || t.shape[0] !== batch) {
+    fail(`${file}: tensor '${name}': expected shape ${rank === 1 ? `[${batch}]` : `[${batch},R]`}, got [${t.shape}]`);
+  }
+  return t.data;
+}
+
+export async function runForward(opts: { setting: string; method?: string; checkpoint: string; input: string; out: string }): Promise<void> {
+  if (opts.setting === 't5') fail("--setting t5 is not implemented yet (only --setting resnet is available)");
+  if (opts.setting !== 'resnet') fail(`--setting: expected 'resnet' (or 't5', not implemented yet), got '${opts.setting}'`);
+  await initBackend();
+  const model = await loadResNetSafetensors(opts.checkpoint, opts.method ? { routing: { method: opts.method } } : {});
+  try {
+    const { tensors } = await readSafetensors(opts.input);
+    const px = tensors.get('pixel_values');
+    if (!px) fail(`${opts.input}: missing tensor 'pixel_values' (float [B,3,H,W], NCHW)`);
+    if (!(px.data instanceof Float32Array)) fail(`${opts.input}: tensor 'pixel_values': expected a float dtype, got ${px.dtype}`);
+    if (px.shape.length !== 4 || px.shape[1] !== 3) fail(`${opts.input}: tensor 'pixel_values': expected shape [B,3,H,W] (NCHW), got [${px.shape}]`);
+    const b = px.shape[0];
+    const domainIds = ids(tensors.get('domain_ids'), 'domain_ids', opts.input, 1, b);
+    const hashIds = ids(tensors.get('hash_ids'), 'hash_ids', opts.input, 2, b);
+    const out: Record<string, TensorToWrite> = {};
+    tf.tidy(() => {
+      const nchw = tf.tensor4d(px.data as Float32Array, px.shape as [number, number, number, number]);
+      const pixels = tf.transpose(nchw, [0, 2, 3, 1]) as tf.Tensor4D; // NCHW → NHWC
+      const res = model.forward(pixels, { training: false, domainIds, hashIds });
+      out.logits = { dtype: 'F32', shape: res.logits.shape, data: res.logits.dataSync() as Float32Array };
+      res.records.forEach((r, k) => {
+        if (r.probs) out[`routing.${k}`] = { dtype: 'F32', shape: r.probs.shape, data: r.probs.dataSync() as Float32Array };
+        if (r.index) out[`expert_index.${k}`] = { dtype: 'I64', shape: r.index.shape, data: Int32Array.from(r.index.dataSync()) };
+      });
+    });
+    await writeSafetensors(opts.out, out, { 'smear.setting': 'resnet', 'smear.method': model.method, 'smear.checkpoint': opts.checkpoint });
+  } finally {
+    model.dispose();
+  }
+}
+
+export const forwardCommand: Command = {
+  name: 'forward',
+  summary: 'eval-mode forward of a checkpoint on a batch (safetensors in, safetensors out)',
+  usage:
+    'smear forward --setting resnet --method <name> --checkpoint model.safetensors --input batch.safetensors --out out.safetensors',
+  options: {
+    setting: { type: 'string', description: "model setting: 'resnet' ('t5' not implemented yet)", default: 'resnet' },
+    method: { type: 'string', description: 'routing method (friendly or reference name); default: the checkpoint metadata' },
+    checkpoint: { type: 'string', description: 'model weights (.safetensors, reference state-dict names)' },
+    input: { type: 'string', description: 'batch: pixel_values [B,3,H,W], domain_ids [B], hash_ids [B,R≥8]' },
+    out: { type: 'string', description: 'where to write logits, routing.<k>, expert_index.<k>' },
+  },
+  async run({ values }) {
+    const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+    const setting = str('setting') ?? 'resnet';
+    try {
+      if (setting === 't5') fail("--setting t5 is not implemented yet (only --setting resnet is available)");
+      const missing = ['checkpoint', 'input', 'out'].filter((k) => !str(k));
+      if (missing.length) {
+        process.stderr.write(`smear forward: missing option${missing.length > 1 ? 's' : ''} ${missing.map((k) => `--${k}`).join(', ')}\n`);
+        return 2;
+      }
+      await runForward({ setting, method: str('method'), checkpoint: str('checkpoint')!, input: str('input')!, out: str('out')! });
+      process.stderr.write(`smear forward: wrote ${str('out')}\n`);
+      return 0;
+    } catch (e) {
+      const msg = (e as Error).message;
+      process.stderr.write(`${msg.startsWith('smear forward:') ? msg : `smear forward: ${msg}`}\n`);
+      return 1;
+    }
+  },
+};
