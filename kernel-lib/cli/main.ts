@@ -7,8 +7,9 @@ import type { Command, CommandArgs } from './command';
 import { methodsCommand } from './commands/methods';
 import { infoCommand } from './commands/info';
 import { dataCommand } from './commands/data';
+import { forwardCommand } from './commands/forward';
 
-export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand];
+export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand, forwardCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
