@@ -236,12 +236,14 @@ export class Trainer<B> {
           let logTensors: Record<string, tf.Scalar> = {};
           const { value, grads } = tf.variableGrads(() => {
             const r = this.task.loss(batch, ctx);
-            logTensors = r.logs ?? {};
+            // Kept past variableGrads' own tidy; read and disposed below.
+            logTensors = Object.fromEntries(Object.entries(r.logs ?? {}).map(([k, t]) => [k, tf.keep(t)]));
             return r.loss;
           }, varList);
           const v = value.dataSync()[0];
-          if (!Number.isFinite(v)) return v;
           logs = Object.fromEntries(Object.entries(logTensors).map(([k, t]) => [k, t.dataSync()[0]]));
+          tf.dispose(Object.values(logTensors));
+          if (!Number.isFinite(v)) return v;
           const byName = new Map<string, tf.Tensor>();
           for (const [vn, g] of Object.entries(grads)) byName.set(nameOf.get(vn) ?? vn, g);
           const norm = optimizer.step(byName, lr);

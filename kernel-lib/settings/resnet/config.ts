@@ -1,0 +1,164 @@
+/**
+ * Configuration of a ResNet-DomainNet run, with the two profiles:
+ *   paper — the reference's configuration (SPEC §3, §6.2): ResNet18 from
+ *           ImageNet weights, 224 px, batch 128, Adam 1e-3, 100,000 steps,
+ *           clip 1.0, evaluation every 1,000 steps, N = 6, d = 32.
+ *   mini  — 2 CPU cores, minutes: the embedded mini DomainNet (MNIST digits in
+ *           six domains, 32 px), a narrow ResNet18 pretrained on the pooled mini
+ *           data then frozen (the role ImageNet pretraining plays in the paper).
+ * Every field is documented; `resolveResNetConfig` fills defaults and
+ * validates, and the resolved object is written as the run's config.json.
+ */
+import * as path from 'path';
+import { getMethod } from '../../routing/registry';
+
+export type Profile = 'mini' | 'paper';
+
+export interface ResNetRunConfig {
+  setting: 'resnet';
+  profile: Profile;
+  /** Routing method (friendly or reference name). */
+  method: string;
+  /** Configuration label of the method (e.g. '1× parameters', 'SMEAR 2×'); default: its first. */
+  configuration: string;
+  /** N experts per block and bottleneck d (after the configuration is applied). */
+  numExperts: number;
+  bottleneck: number;
+  /** Expert dropout (default: the method's, 0.1 for smear/topk). */
+  expertDropout?: number;
+  data: {
+    /** DomainNet root (folders + list files). */
+    root: string;
+    /** Training/eval crop size (paper 224). */
+    imageSize: number;
+    /** Eval resize of the shorter side (paper 256). */
+    resize: number;
+    numClasses: number;
+    /** Decoding worker threads. */
+    workers: number;
+    /** RandomResizedCrop area range (torchvision default [0.08, 1]). */
+    cropScale: [number, number];
+  };
+  model: {
+    widths: [number, number, number, number];
+    stem: 'imagenet' | 'small';
+    /** torchvision ResNet18 weights (safetensors) for the backbone. */
+    weights?: string;
+    /** Keep backbone BatchNorm running statistics fixed (reference: they keep updating). */
+    freezeBackboneBnStats: boolean;
+  };
+  train: {
+    batchSize: number;
+    evalBatchSize: number;
+    maxSteps: number;
+    evalEvery: number;
+    logEvery: number;
+    lr: number;
+    clipNorm: number;
+    seed: number;
+    /** Cap on validation examples per evaluation (0 = all). */
+    maxEvalExamples: number;
+  };
+  losses: {
+    /** DSelect-k regulariser weight (README 0.1). */
+    dselectWeight: number;
+    /** Skills learning-rate multiplier (README 10). */
+    skillLrRatio: number;
+    /** ST-Gumbel: τ0 10, min 0.5, compounding anneal rate 1e-4 every 1,000 steps (ResNet). */
+    gumbel: { tau0: number; minTemp: number; rate: number; period: number };
+    reinforce: { policyWeight: number; entropyWeight: number; valueWeight: number };
+  };
+  runDir: string;
+}
+
+export type ResNetRunOverrides = Partial<Omit<ResNetRunConfig, 'data' | 'model' | 'train' | 'losses'>> & {
+  data?: Partial<ResNetRunConfig['data']>;
+  model?: Partial<ResNetRunConfig['model']>;
+  train?: Partial<ResNetRunConfig['train']>;
+  losses?: Partial<ResNetRunConfig['losses']>;
+};
+
+/** The repository root (kernel-lib/settings/resnet → ../../..). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 'configuration' | 'runDir' | 'expertDropout'>> = {
+  paper: {
+    setting: 'resnet',
+    profile: 'paper',
+    numExperts: 6,
+    bottleneck: 32,
+    data: { root: '', imageSize: 224, resize: 256, numClasses: 345, workers: 8, cropScale: [0.08, 1] },
+    model: { widths: [64, 128, 256, 512], stem: 'imagenet', freezeBackboneBnStats: false },
+    train: { batchSize: 128, evalBatchSize: 128, maxSteps: 100000, evalEvery: 1000, logEvery: 50, lr: 1e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
+    losses: {
+      dselectWeight: 0.1,
+      skillLrRatio: 10,
+      gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-4, period: 1000 },
+      reinforce: { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 },
+    },
+  },
+  mini: {
+    setting: 'resnet',
+    profile: 'mini',
+    numExperts: 6,
+    bottleneck: 16,
+    data: { root: path.join(REPO_ROOT, 'data', 'mini-domainnet'), imageSize: 32, resize: 32, numClasses: 10, workers: 1, cropScale: [0.6, 1] },
+    model: { widths: [32, 64, 128, 256], stem: 'imagenet', freezeBackboneBnStats: false },
+    train: { batchSize: 32, evalBatchSize: 100, maxSteps: 200, evalEvery: 100, logEvery: 20, lr: 1e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
+    losses: {
+      dselectWeight: 0.1,
+      skillLrRatio: 10,
+      // 10 → 0.5 within the mini run's 200 steps (same compounding rule, faster period).
+      gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-2, period: 20 },
+      reinforce: { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 },
+    },
+  },
+};
+
+/** Fill defaults for a profile, apply the method configuration, validate. */
+export function resolveResNetConfig(overrides: ResNetRunOverrides & { method: string }): ResNetRunConfig {
+  const profile: Profile = overrides.profile ?? 'mini';
+  if (profile !== 'mini' && profile !== 'paper') throw new Error(`option profile: expected 'mini' or 'paper', got '${String(profile)}'`);
+  const base = PROFILE_DEFAULTS[profile];
+  const method = getMethod(overrides.method);
+  const configuration = overrides.configuration ?? method.configurations[0].label;
+  const conf = method.configurations.find((c) => c.label.toLowerCase() === configuration.toLowerCase());
+  if (!conf) {
+    throw new Error(
+      `option configuration: method '${method.name}' has no configuration '${configuration}'; expected one of ${method.configurations.map((c) => `'${c.label}'`).join(', ')}`,
+    );
+  }
+  const sizes = conf.resolve({ numExperts: overrides.numExperts ?? base.numExperts, bottleneck: overrides.bottleneck ?? base.bottleneck });
+  const cfg: ResNetRunConfig = {
+    ...base,
+    method: method.name,
+    configuration: conf.label,
+    numExperts: sizes.numExperts,
+    bottleneck: sizes.bottleneck,
+    ...(overrides.expertDropout !== undefined ? { expertDropout: overrides.expertDropout } : {}),
+    data: { ...base.data, ...overrides.data },
+    model: { ...base.model, ...overrides.model },
+    train: { ...base.train, ...overrides.train },
+    losses: { ...base.losses, ...overrides.losses },
+    runDir: overrides.runDir ?? path.join(REPO_ROOT, 'runs', `resnet-${profile}-${method.name}${conf.label === method.configurations[0].label ? '' : `-${slug(conf.label)}`}`),
+  };
+  if (!cfg.data.root) throw new Error(`option data: the ${profile} profile needs the DomainNet root (--data <folder>)`);
+  if (profile === 'paper' && !cfg.model.weights) {
+    throw new Error('option weights: the paper profile needs torchvision ResNet18 ImageNet weights as safetensors (--weights resnet18.safetensors; see README)');
+  }
+  for (const [k, v] of Object.entries(cfg.train)) {
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new Error(`option train.${k}: expected a number >= 0, got ${String(v)}`);
+  }
+  if (!(cfg.train.batchSize >= 1 && cfg.train.maxSteps >= 1 && cfg.train.evalEvery >= 1)) {
+    throw new Error('options batchSize, maxSteps and evalEvery must be >= 1');
+  }
+  return cfg;
+}
+
+export function slug(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/×/g, 'x')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+}

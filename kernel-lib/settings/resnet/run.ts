@@ -1,0 +1,108 @@
+/**
+ * Train and evaluate one method in the ResNet-DomainNet setting: the one
+ * entry point the CLI (`smear train --setting resnet`), the main job and the
+ * notebooks call.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend } from '../../backend';
+import { readSafetensors } from '../../io/safetensors';
+import { writeFileAtomic } from '../../io/atomic';
+import { RoutedResNet } from '../../models/resnet/resnet';
+import { loadDomainNetSplit } from '../../datasets/domainnet/reader';
+import { DOMAINS } from '../../datasets/domainnet/layout';
+import { generateMiniDomainNet } from '../../datasets/mini-domainnet/generate';
+import { saveRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
+import { Trainer, type TrainResult } from '../../train/trainer';
+import type { ProgressOptions } from '../../train/progress';
+import { resolveResNetConfig, type ResNetRunConfig, type ResNetRunOverrides } from './config';
+import { EvalBatches, TrainBatches } from './data';
+import { ResNetTask } from './task';
+import { ensureMiniBackbone } from './pretrain';
+
+export interface RunOptions {
+  resume?: boolean;
+  signal?: AbortSignal;
+  progress?: ProgressOptions;
+}
+
+export interface ResNetRunResult {
+  config: ResNetRunConfig;
+  result: TrainResult;
+  trainableParameters: number;
+  routing?: RoutingStats;
+}
+
+/** Make sure the mini data set and backbone exist (generated on first use). */
+export async function prepareMini(cfg: ResNetRunConfig, quiet = false): Promise<ResNetRunConfig> {
+  const data = await generateMiniDomainNet(cfg.data.root, { size: cfg.data.imageSize });
+  if (data.created && !quiet) process.stderr.write(`[smear] generated the mini DomainNet in ${data.root}\n`);
+  const weights = cfg.model.weights ?? (await ensureMiniBackbone(cfg, undefined));
+  return { ...cfg, model: { ...cfg.model, weights } };
+}
+
+export async function trainResNet(overrides: ResNetRunOverrides & { method: string }, opts: RunOptions = {}): Promise<ResNetRunResult> {
+  let cfg = resolveResNetConfig(overrides);
+  const backend = await initBackend();
+  if (cfg.profile === 'mini') cfg = await prepareMini(cfg, opts.progress?.mode === 'none');
+  const { numClasses } = cfg.data;
+  const train = loadDomainNetSplit(cfg.data.root, 'train', { numClasses });
+  const valid = loadDomainNetSplit(cfg.data.root, 'valid', { numClasses });
+  const test = loadDomainNetSplit(cfg.data.root, 'test', { numClasses });
+  const model = new RoutedResNet({
+    numClasses,
+    widths: cfg.model.widths,
+    stem: cfg.model.stem,
+    routing: {
+      method: cfg.method,
+      numExperts: cfg.numExperts,
+      bottleneck: cfg.bottleneck,
+      dselectWeight: cfg.losses.dselectWeight,
+      ...(cfg.expertDropout !== undefined ? { expertDropout: cfg.expertDropout } : {}),
+    },
+    freezeBackbone: true,
+    freezeBackboneBnStats: cfg.model.freezeBackboneBnStats,
+    seed: cfg.train.seed,
+  });
+  try {
+    if (cfg.model.weights) {
+      if (!fs.existsSync(cfg.model.weights)) throw new Error(`option weights: file not found: ${cfg.model.weights}`);
+      const { tensors } = await readSafetensors(cfg.model.weights);
+      model.loadTorchvision(tensors);
+    }
+    const evalOpts = { batchSize: cfg.train.evalBatchSize, size: cfg.data.imageSize, resize: cfg.data.resize, seed: cfg.train.seed, workers: cfg.data.workers, numExperts: cfg.numExperts };
+    const task = new ResNetTask(model, cfg, { valid: () => new EvalBatches(valid, 'valid', evalOpts), test: () => new EvalBatches(test, 'test', evalOpts) }, [...DOMAINS]);
+    const batches = new TrainBatches(train, {
+      batchSize: cfg.train.batchSize,
+      size: cfg.data.imageSize,
+      seed: cfg.train.seed,
+      workers: cfg.data.workers,
+      numExperts: cfg.numExperts,
+      cropScale: cfg.data.cropScale,
+    });
+    const trainableParameters = model.parameterCount('trainable');
+    const result = await new Trainer(task, batches, {
+      runDir: cfg.runDir,
+      maxSteps: cfg.train.maxSteps,
+      evalEvery: cfg.train.evalEvery,
+      logEvery: cfg.train.logEvery,
+      optimizer: { kind: 'adam', lr: cfg.train.lr, clipNorm: cfg.train.clipNorm },
+      seed: cfg.train.seed,
+      resume: opts.resume,
+      signal: opts.signal,
+      progress: { label: `${cfg.method}${cfg.configuration === cfg.method ? '' : ` (${cfg.configuration})`}`, ...opts.progress },
+      config: { ...cfg, backend: { name: backend.name, package: backend.package, versions: backend.versions }, splits: { train: train.length, valid: valid.length, test: test.length }, trainableParameters },
+    }).run();
+    if (batches.skippedImages > 0) process.stderr.write(`[smear] ${batches.skippedImages} unreadable training images were skipped\n`);
+    const routing = task.routing.test;
+    if (routing) await saveRoutingStats(path.join(cfg.runDir, 'routing-test.json'), routing);
+    if (result.status === 'completed') {
+      const file = path.join(cfg.runDir, 'results.json');
+      const results = JSON.parse(fs.readFileSync(file, 'utf8'));
+      await writeFileAtomic(file, `${JSON.stringify({ method: cfg.method, configuration: cfg.configuration, ...results, trainable_parameters: trainableParameters }, null, 2)}\n`);
+    }
+    return { config: cfg, result, trainableParameters, routing };
+  } finally {
+    model.dispose();
+  }
+}
