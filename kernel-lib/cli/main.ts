@@ -8,8 +8,10 @@ import { methodsCommand } from './commands/methods';
 import { infoCommand } from './commands/info';
 import { dataCommand } from './commands/data';
 import { forwardCommand } from './commands/forward';
+import { trainCommand } from './commands/train';
+import { reproduceCommand } from './commands/reproduce';
 
-export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand, forwardCommand];
+export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand, trainCommand, forwardCommand, reproduceCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -71,6 +71,9 @@ export function resolveBlockConfig(config: RoutingBlockConfig): { cfg: ResolvedB
     throw new Error(`option initScale: expected a positive number, got ${String(config.initScale)}`);
   }
   if (!(cfg.smoothStepGamma > 0)) throw new Error(`option smoothStepGamma: expected > 0, got ${cfg.smoothStepGamma}`);
+  if (method.name === 'tag' && config.tagToExpert === undefined && cfg.numTags > numExperts) {
+    throw new Error(`method 'tag': numTags ${cfg.numTags} > numExperts ${numExperts}; pass tagToExpert to share experts`);
+  }
   const map = config.tagToExpert ?? Array.from({ length: cfg.numTags }, (_, t) => t);
   if (map.length !== cfg.numTags) {
     throw new Error(`option tagToExpert: expected ${cfg.numTags} entries (one per tag), got ${map.length}`);
@@ -81,9 +84,6 @@ export function resolveBlockConfig(config: RoutingBlockConfig): { cfg: ResolvedB
     }
   });
   cfg.tagToExpert = [...map];
-  if (method.name === 'tag' && config.tagToExpert === undefined && cfg.numTags > numExperts) {
-    throw new Error(`method 'tag': numTags ${cfg.numTags} > numExperts ${numExperts}; pass tagToExpert to share experts`);
-  }
   method.validate?.(cfg);
   return { cfg, method };
 }

@@ -46,6 +46,8 @@ export interface ResNetRunConfig {
     weights?: string;
     /** Keep backbone BatchNorm running statistics fixed (reference: they keep updating). */
     freezeBackboneBnStats: boolean;
+    /** Mini profile without weights: pretraining of the backbone on the pooled mini data (cached under data/mini-backbones/). */
+    pretrain: { steps: number; batchSize: number; lr: number };
   };
   train: {
     batchSize: number;
@@ -88,7 +90,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 
     numExperts: 6,
     bottleneck: 32,
     data: { root: '', imageSize: 224, resize: 256, numClasses: 345, workers: 8, cropScale: [0.08, 1] },
-    model: { widths: [64, 128, 256, 512], stem: 'imagenet', freezeBackboneBnStats: false },
+    model: { widths: [64, 128, 256, 512], stem: 'imagenet', freezeBackboneBnStats: false, pretrain: { steps: 0, batchSize: 0, lr: 0 } },
     train: { batchSize: 128, evalBatchSize: 128, maxSteps: 100000, evalEvery: 1000, logEvery: 50, lr: 1e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
     losses: {
       dselectWeight: 0.1,
@@ -103,8 +105,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 
     numExperts: 6,
     bottleneck: 16,
     data: { root: path.join(REPO_ROOT, 'data', 'mini-domainnet'), imageSize: 32, resize: 32, numClasses: 10, workers: 1, cropScale: [0.6, 1] },
-    model: { widths: [32, 64, 128, 256], stem: 'imagenet', freezeBackboneBnStats: false },
-    train: { batchSize: 32, evalBatchSize: 100, maxSteps: 200, evalEvery: 100, logEvery: 20, lr: 1e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
+    model: { widths: [32, 64, 128, 256], stem: 'imagenet', freezeBackboneBnStats: false, pretrain: { steps: 400, batchSize: 64, lr: 2e-3 } },
+    train: { batchSize: 32, evalBatchSize: 100, maxSteps: 200, evalEvery: 100, logEvery: 20, lr: 3e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
     losses: {
       dselectWeight: 0.1,
       skillLrRatio: 10,

@@ -23,14 +23,6 @@ import { loadDomainNetSplit } from '../../datasets/domainnet/reader';
 import { DOMAIN_TRANSFORMS, MINI_DOMAINS, transformSquare, type DigitTransform } from '../../datasets/mini-domainnet/render';
 import { REPO_ROOT, type ResNetRunConfig } from './config';
 
-export interface PretrainOptions {
-  steps: number;
-  batchSize: number;
-  lr: number;
-  quiet?: boolean;
-}
-
-export const MINI_PRETRAIN_DEFAULTS: PretrainOptions = { steps: 400, batchSize: 64, lr: 2e-3 };
 
 /** Inverse of each geometric transform, applied to an [n,n,3] HWC image. */
 const INVERSE: Record<DigitTransform, DigitTransform> = {
@@ -53,14 +45,17 @@ export function transformImageHWC(img: Float32Array, n: number, t: DigitTransfor
   }
 }
 
-export function miniBackbonePath(cfg: ResNetRunConfig, opts: PretrainOptions = MINI_PRETRAIN_DEFAULTS): string {
+export function miniBackbonePath(cfg: ResNetRunConfig): string {
+  const opts = cfg.model.pretrain;
   const w = cfg.model.widths.join('-');
-  return path.join(REPO_ROOT, 'data', 'mini-backbones', `resnet18-${cfg.model.stem}-w${w}-${cfg.data.imageSize}px-s${cfg.train.seed}-${opts.steps}steps.safetensors`);
+  return path.join(REPO_ROOT, 'data', 'mini-backbones', `resnet18-${cfg.model.stem}-w${w}-${cfg.data.imageSize}px-s${cfg.train.seed}-${opts.steps}x${opts.batchSize}-lr${opts.lr}.safetensors`);
 }
 
 /** Pretrain (or reuse) the mini backbone; returns the safetensors path. */
-export async function ensureMiniBackbone(cfg: ResNetRunConfig, opts: PretrainOptions = MINI_PRETRAIN_DEFAULTS): Promise<string> {
-  const file = miniBackbonePath(cfg, opts);
+export async function ensureMiniBackbone(cfg: ResNetRunConfig, quiet = false): Promise<string> {
+  const opts = cfg.model.pretrain;
+  if (!(opts.steps >= 1 && opts.batchSize >= 1)) throw new Error('model.pretrain: steps and batchSize must be >= 1 to pretrain the mini backbone');
+  const file = miniBackbonePath(cfg);
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const samples = loadDomainNetSplit(cfg.data.root, 'train', { numClasses: cfg.data.numClasses });
@@ -84,7 +79,7 @@ export async function ensureMiniBackbone(cfg: ResNetRunConfig, opts: PretrainOpt
     workers: cfg.data.workers,
     dropLast: true,
   });
-  const progress = new Progress(opts.steps, { label: 'pretrain mini backbone', mode: opts.quiet ? 'none' : 'auto' });
+  const progress = new Progress(opts.steps, { label: 'pretrain mini backbone', mode: quiet ? 'none' : 'auto' });
   const rng = new Rng(cfg.train.seed + 3);
   const n = cfg.data.imageSize;
   const vars = params.map((p) => p.variable);

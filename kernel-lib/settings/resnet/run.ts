@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../../io/atomic';
 import { RoutedResNet } from '../../models/resnet/resnet';
 import { loadDomainNetSplit } from '../../datasets/domainnet/reader';
 import { DOMAINS } from '../../datasets/domainnet/layout';
-import { generateMiniDomainNet } from '../../datasets/mini-domainnet/generate';
+import { generateMiniDomainNet, DEFAULT_MINI_DOMAINNET_DIR } from '../../datasets/mini-domainnet/generate';
 import { saveRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
 import { Trainer, type TrainResult } from '../../train/trainer';
 import type { ProgressOptions } from '../../train/progress';
@@ -35,9 +35,13 @@ export interface ResNetRunResult {
 
 /** Make sure the mini data set and backbone exist (generated on first use). */
 export async function prepareMini(cfg: ResNetRunConfig, quiet = false): Promise<ResNetRunConfig> {
-  const data = await generateMiniDomainNet(cfg.data.root, { size: cfg.data.imageSize });
-  if (data.created && !quiet) process.stderr.write(`[smear] generated the mini DomainNet in ${data.root}\n`);
-  const weights = cfg.model.weights ?? (await ensureMiniBackbone(cfg, undefined));
+  // The embedded data set is generated on first use in its default folder; a folder the
+  // user points at (--data) is used as it is.
+  if (path.resolve(cfg.data.root) === DEFAULT_MINI_DOMAINNET_DIR) {
+    const data = await generateMiniDomainNet(cfg.data.root, { size: cfg.data.imageSize });
+    if (data.created && !quiet) process.stderr.write(`[smear] generated the mini DomainNet in ${data.root}\n`);
+  }
+  const weights = cfg.model.weights ?? (await ensureMiniBackbone(cfg, quiet));
   return { ...cfg, model: { ...cfg.model, weights } };
 }
 
@@ -58,6 +62,8 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
       numExperts: cfg.numExperts,
       bottleneck: cfg.bottleneck,
       dselectWeight: cfg.losses.dselectWeight,
+      // Tags are the six domains (tag routing needs N >= 6 or a tagToExpert map).
+      ...(['tag', 'skills'].includes(cfg.method) ? { numTags: DOMAINS.length } : {}),
       ...(cfg.expertDropout !== undefined ? { expertDropout: cfg.expertDropout } : {}),
     },
     freezeBackbone: true,

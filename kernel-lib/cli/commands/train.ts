@@ -1,0 +1,85 @@
+/** `smear train`: train and test one method in a setting (paper or mini profile). */
+import * as path from 'path';
+import type { Command } from '../command';
+import { trainResNet } from '../../settings/resnet/run';
+import type { ResNetRunOverrides } from '../../settings/resnet/config';
+import { interruptSignal } from '../interrupt';
+
+function num(values: Record<string, unknown>, key: string): number | undefined {
+  const v = values[key];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`option --${key}: expected a number, got '${String(v)}'`);
+  return n;
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train and test one routing method (ResNet-DomainNet; T5-GLUE lands with its issue)',
+  usage:
+    'smear train --setting resnet --method <name> [--profile mini|paper] [--data <DomainNet root>] [--weights <resnet18.safetensors>] ' +
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--seed N] [--run-dir DIR] [--resume]',
+  options: {
+    setting: { type: 'string', description: "'resnet' (or 't5')" },
+    method: { type: 'string', description: 'routing method, friendly or reference name (see smear methods)' },
+    profile: { type: 'string', description: "'mini' (default: embedded data, CPU minutes) or 'paper'" },
+    data: { type: 'string', description: 'DomainNet root (folders + <domain>_train.txt/_test.txt)' },
+    weights: { type: 'string', description: 'torchvision ResNet18 ImageNet weights as safetensors (paper profile)' },
+    configuration: { type: 'string', description: "method configuration, e.g. '1× parameters', 'SMEAR 2×'" },
+    experts: { type: 'string', description: 'number of experts N (default 6)' },
+    bottleneck: { type: 'string', description: 'expert bottleneck d (default 32; mini 16)' },
+    steps: { type: 'string', description: 'training steps (paper 100000)' },
+    'batch-size': { type: 'string', description: 'training batch size (paper 128)' },
+    'eval-every': { type: 'string', description: 'evaluate and checkpoint every N steps (paper 1000)' },
+    lr: { type: 'string', description: 'Adam learning rate (paper 1e-3)' },
+    'image-size': { type: 'string', description: 'crop size (paper 224)' },
+    workers: { type: 'string', description: 'image decoding threads' },
+    seed: { type: 'string', description: 'random seed (default 42)' },
+    'run-dir': { type: 'string', description: 'run folder (default runs/<setting>-<profile>-<method>)' },
+    resume: { type: 'boolean', description: 'continue from the run folder’s last checkpoint' },
+  },
+  async run({ values }) {
+    const setting = (values.setting as string | undefined) ?? 'resnet';
+    if (setting === 't5') throw new Error("--setting t5: training T5-GLUE is not implemented yet (it lands with the T5-GLUE issue); use --setting resnet");
+    if (setting !== 'resnet') throw new Error(`option --setting: expected 'resnet' or 't5', got '${setting}'`);
+    if (!values.method) throw new Error('option --method is required (see `smear methods`)');
+    const imageSize = num(values, 'image-size');
+    const overrides: ResNetRunOverrides & { method: string } = {
+      method: values.method as string,
+      profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper',
+      ...(values.configuration ? { configuration: values.configuration as string } : {}),
+      ...(num(values, 'experts') !== undefined ? { numExperts: num(values, 'experts') } : {}),
+      ...(num(values, 'bottleneck') !== undefined ? { bottleneck: num(values, 'bottleneck') } : {}),
+      ...(values['run-dir'] ? { runDir: path.resolve(values['run-dir'] as string) } : {}),
+      data: {
+        ...(values.data ? { root: path.resolve(values.data as string) } : {}),
+        ...(imageSize !== undefined ? { imageSize, resize: Math.round((imageSize * 256) / 224) } : {}),
+        ...(num(values, 'workers') !== undefined ? { workers: num(values, 'workers') } : {}),
+      },
+      model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
+      train: Object.fromEntries(
+        (
+          [
+            ['maxSteps', num(values, 'steps')],
+            ['batchSize', num(values, 'batch-size')],
+            ['evalEvery', num(values, 'eval-every')],
+            ['lr', num(values, 'lr')],
+            ['seed', num(values, 'seed')],
+          ] as [string, number | undefined][]
+        ).filter(([, v]) => v !== undefined),
+      ),
+    };
+    const r = await trainResNet(overrides, { resume: !!values.resume, signal: interruptSignal() });
+    const res = r.result;
+    if (res.status === 'aborted') {
+      process.stdout.write(`stopped at step ${res.step}; resume with: smear train ... --resume (run folder ${r.config.runDir})\n`);
+      return 130;
+    }
+    const acc = res.test?.metrics.accuracy as number;
+    process.stdout.write(
+      `${r.config.method} (${r.config.configuration}): test accuracy ${(100 * acc).toFixed(2)}% ` +
+        `(best validation at step ${res.best?.step}); run folder ${r.config.runDir}\n`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,173 @@
+/**
+ * The ResNet-DomainNet reproduction: train and test the method set one after
+ * another and write a results table with routing heat tables. Finished
+ * methods are reused (a run folder whose results.json matches the resolved
+ * configuration), so an interrupted reproduction picks up where it stopped.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from '../../io/atomic';
+import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
+import { REPO_ROOT, resolveResNetConfig, slug, type Profile, type ResNetRunOverrides } from './config';
+import { trainResNet } from './run';
+import type { ProgressOptions } from '../../train/progress';
+
+export interface MethodSpec {
+  method: string;
+  configuration?: string;
+}
+
+/** The default method set (issue 3): every routing method, plus both single-adapter baselines. */
+export const RESNET_METHOD_SET: MethodSpec[] = [
+  { method: 'smear' },
+  { method: 'tag' },
+  { method: 'hash' },
+  { method: 'topk' },
+  { method: 'st-gumbel' },
+  { method: 'reinforce' },
+  { method: 'dselect-k' },
+  { method: 'ensemble' },
+  { method: 'soft-moe' },
+  { method: 'adamix' },
+  { method: 'skills' },
+  { method: 'dense', configuration: '1× compute' },
+  { method: 'dense', configuration: '1× parameters' },
+];
+
+export interface ReproductionRow {
+  label: string;
+  method: string;
+  configuration: string;
+  accuracy: number;
+  perDomain: Record<string, number>;
+  stepsPerSecond: number;
+  trainableParameters: number;
+  runDir: string;
+  reused: boolean;
+  routing?: RoutingStats;
+}
+
+export interface ReproductionOptions {
+  profile?: Profile;
+  methods?: MethodSpec[];
+  /** Overrides applied to every run (e.g. data root, steps). */
+  overrides?: ResNetRunOverrides;
+  outDir?: string;
+  progress?: ProgressOptions;
+  signal?: AbortSignal;
+  /** Retrain even when a finished run exists. */
+  force?: boolean;
+  /** Run folder per method (default: the configuration's runs/<setting>-<profile>-<method>). */
+  runDirFor?: (m: MethodSpec) => string;
+}
+
+/** Whether a finished run was made with this configuration (ignoring what is recorded but not chosen). */
+function sameConfig(saved: Record<string, unknown>, now: Record<string, unknown>): boolean {
+  const norm = (c: Record<string, unknown>) => {
+    const { backend: _b, splits: _s, trainableParameters: _t, model, ...rest } = c;
+    const { weights: _w, ...m } = (model ?? {}) as Record<string, unknown>;
+    return JSON.stringify({ ...rest, model: m });
+  };
+  return norm(saved) === norm(now);
+}
+
+function label(m: MethodSpec): string {
+  return m.configuration ? `${m.method} (${m.configuration})` : m.method;
+}
+
+export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{ rows: ReproductionRow[]; resultsFile: string }> {
+  const profile = opts.profile ?? 'mini';
+  const outDir = opts.outDir ?? path.join(REPO_ROOT, 'results', `resnet-${profile}`);
+  const rows: ReproductionRow[] = [];
+  const t0 = Date.now();
+  for (const spec of opts.methods ?? RESNET_METHOD_SET) {
+    if (opts.signal?.aborted) break;
+    const overrides = {
+      ...opts.overrides,
+      profile,
+      method: spec.method,
+      configuration: spec.configuration,
+      ...(opts.runDirFor ? { runDir: opts.runDirFor(spec) } : {}),
+    };
+    const cfg = resolveResNetConfig(overrides);
+    const resultsFile = path.join(cfg.runDir, 'results.json');
+    const configFile = path.join(cfg.runDir, 'config.json');
+    // A run folder made with this configuration: reuse it when finished, resume it when interrupted.
+    const same = !opts.force && fs.existsSync(configFile) && sameConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg as unknown as Record<string, unknown>);
+    const reused = same && fs.existsSync(resultsFile);
+    if (!reused) {
+      process.stderr.write(`[smear] ${label(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+      const r = await trainResNet(overrides, { progress: opts.progress, signal: opts.signal, resume: same });
+      if (r.result.status !== 'completed') break;
+    } else {
+      process.stderr.write(`[smear] ${label(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+    }
+    const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+    const routingFile = path.join(cfg.runDir, 'routing-test.json');
+    const metricsLines = fs.readFileSync(path.join(cfg.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const train = metricsLines.filter((l) => l.split === 'train' && typeof l.steps_per_s === 'number');
+    rows.push({
+      label: label(spec),
+      method: cfg.method,
+      configuration: cfg.configuration,
+      accuracy: results.test.accuracy,
+      perDomain: results.test.per_domain,
+      stepsPerSecond: train.length ? train.reduce((s, l) => s + l.steps_per_s, 0) / train.length : NaN,
+      trainableParameters: results.trainable_parameters,
+      runDir: cfg.runDir,
+      reused,
+      routing: fs.existsSync(routingFile) ? loadRoutingStats(routingFile) : undefined,
+    });
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  const resultsFile = path.join(outDir, 'results.md');
+  await writeFileAtomic(resultsFile, renderResults(rows, profile, (Date.now() - t0) / 1000));
+  await writeFileAtomic(path.join(outDir, 'results.json'), `${JSON.stringify(rows.map(({ routing: _r, ...r }) => r), null, 2)}\n`);
+  return { rows, resultsFile };
+}
+
+const SHADES = [' ', '░', '▒', '▓', '█'];
+
+function heatTable(stats: RoutingStats, block: number): string[] {
+  const b = stats.blocks.find((x) => x.block === block);
+  if (!b) return [];
+  const head = `| domain | ${Array.from({ length: b.numExperts }, (_, e) => `e${e}`).join(' | ')} |`;
+  const sep = `|---|${Array.from({ length: b.numExperts }, () => '---:').join('|')}|`;
+  const lines = b.meanByTag.map((row, t) => `| ${stats.tagNames[t]} | ${row.map((p) => `${SHADES[Math.min(4, Math.floor(p * 5))]} ${p.toFixed(2)}`).join(' | ')} |`);
+  return [head, sep, ...lines];
+}
+
+export function renderResults(rows: ReproductionRow[], profile: Profile, seconds: number): string {
+  const domains = rows[0] ? Object.keys(rows[0].perDomain) : [];
+  const out: string[] = [
+    `# ResNet-DomainNet, ${profile} profile`,
+    '',
+    `Test accuracy (pooled top-1 and per domain) of the best-validation checkpoint of each method; steps/s is`,
+    `the mean training throughput; trainable parameters include routing blocks, BN_pre and the classifier.`,
+    `Written by \`npm start\` (\`smear reproduce\`); ${rows.filter((r) => !r.reused).length} of ${rows.length} runs trained in this invocation (${seconds.toFixed(0)} s).`,
+    '',
+    `| method | accuracy | ${domains.join(' | ')} | steps/s | trainable params |`,
+    `|---|---:|${domains.map(() => '---:').join('|')}|---:|---:|`,
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${(100 * r.accuracy).toFixed(1)} | ${domains.map((d) => (100 * (r.perDomain[d] ?? NaN)).toFixed(1)).join(' | ')} | ${r.stepsPerSecond.toFixed(2)} | ${r.trainableParameters.toLocaleString('en-US')} |`,
+    ),
+    '',
+    '## Routing (test set): average routing distribution per domain',
+    '',
+    'Rows: domains; columns: experts; each row sums to 1 (the paper’s Figure 3, as tables). Shown for the first and',
+    'last routing block of every method with a routing distribution; all blocks are in each run’s routing-test.json.',
+    '',
+  ];
+  for (const r of rows) {
+    if (!r.routing || r.routing.blocks.length === 0) continue;
+    const blocks = r.routing.blocks.map((b) => b.block);
+    for (const block of [blocks[0], blocks[blocks.length - 1]]) {
+      const b = r.routing.blocks.find((x) => x.block === block)!;
+      out.push(`### ${r.label}, block ${block} (specialisation ${b.specialization.toFixed(2)}, entropy ${b.entropy.toFixed(2)} nats)`, '', ...heatTable(r.routing, block), '');
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export { slug };

@@ -1,0 +1,134 @@
+/**
+ * The ResNet-DomainNet setting end to end on a tiny mini DomainNet (real
+ * on-disk format, generated here): a run writes its folder, a stopped and
+ * resumed run ends exactly like an uninterrupted one, and the reproduction
+ * reuses finished runs.
+ */
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend } from '../../kernel-lib';
+import { generateMiniDomainNet } from '../../kernel-lib/datasets/mini-domainnet/generate';
+import { trainResNet } from '../../kernel-lib/settings/resnet/run';
+import { reproduceResNet } from '../../kernel-lib/settings/resnet/reproduce';
+import { resolveResNetConfig, type ResNetRunOverrides } from '../../kernel-lib/settings/resnet/config';
+import { readSafetensors } from '../../kernel-lib/io/safetensors';
+
+let dataRoot = '';
+let backbone = '';
+const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
+
+function tiny(method: string, runDir: string, extra: Partial<ResNetRunOverrides['train']> = {}): ResNetRunOverrides & { method: string } {
+  return {
+    method,
+    profile: 'mini',
+    runDir,
+    numExperts: 3,
+    bottleneck: 2,
+    data: { root: dataRoot, workers: 1 },
+    model: { widths: [8, 8, 8, 16], weights: backbone },
+    train: { batchSize: 8, evalBatchSize: 16, maxSteps: 6, evalEvery: 3, logEvery: 1, ...extra },
+  };
+}
+
+function metrics(dir: string) {
+  return fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .map(({ steps_per_s: _s, ...rest }) => rest);
+}
+
+describe('ResNet-DomainNet setting (tiny)', () => {
+  before(async () => {
+    await initBackend({ backend: 'wasm', quiet: true });
+    dataRoot = path.join(tmp('mini-dn-'), 'data');
+    await generateMiniDomainNet(dataRoot, { trainPerDomain: 20, testPerDomain: 6 });
+    // A tiny backbone pretrained for two steps through the mini pretraining path.
+    const { ensureMiniBackbone } = await import('../../kernel-lib/settings/resnet/pretrain');
+    const cfg = resolveResNetConfig({ ...tiny('dense', tmp('pre-')), model: { widths: [8, 8, 8, 16], pretrain: { steps: 2, batchSize: 8, lr: 1e-3 } } });
+    backbone = await ensureMiniBackbone(cfg, true);
+    fs.copyFileSync(backbone, path.join(path.dirname(dataRoot), 'backbone.safetensors'));
+    fs.rmSync(backbone);
+    backbone = path.join(path.dirname(dataRoot), 'backbone.safetensors');
+  });
+
+  it('the pretrained mini backbone carries torchvision names only', async () => {
+    const { tensors } = await readSafetensors(backbone);
+    const keys = [...tensors.keys()];
+    assert.ok(keys.includes('conv1.weight') && keys.includes('layer4.1.bn2.running_var'));
+    assert.ok(!keys.some((k) => k.includes('adapter_controller') || k.startsWith('classification_layer')));
+  });
+
+  it('a run writes config, metrics, checkpoints, results and routing statistics', async () => {
+    const dir = tmp('run-');
+    const r = await trainResNet(tiny('smear', dir), { progress: { mode: 'none' } });
+    assert.equal(r.result.status, 'completed');
+    for (const f of ['config.json', 'metrics.jsonl', 'results.json', 'routing-test.json', 'checkpoints/last.safetensors', 'checkpoints/best.safetensors']) {
+      assert.ok(fs.existsSync(path.join(dir, f)), f);
+    }
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+    assert.equal(results.method, 'smear');
+    assert.equal(results.test.examples, 36);
+    assert.deepEqual(Object.keys(results.test.per_domain), ['clipart', 'infograph', 'painting', 'quickdraw', 'real', 'sketch']);
+    assert.equal(results.trainable_parameters, r.trainableParameters);
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    assert.equal(config.numExperts, 3);
+    assert.equal(config.splits.test, 36);
+    assert.equal(r.routing!.blocks.length, 8);
+    for (const row of r.routing!.blocks[0].meanByTag) assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+  });
+
+  for (const method of ['reinforce', 'adamix', 'st-gumbel']) {
+    it(`a stopped and resumed ${method} run ends exactly like an uninterrupted one`, async () => {
+      const full = tmp('full-');
+      await trainResNet(tiny(method, full), { progress: { mode: 'none' } });
+      const split = tmp('split-');
+      const controller = new AbortController();
+      const r1 = await trainResNet(tiny(method, split), {
+        signal: controller.signal,
+        progress: { mode: 'none', onProgress: (e) => e.step === 4 && e.phase === 'train' && controller.abort() },
+      });
+      assert.equal(r1.result.status, 'aborted');
+      assert.equal(r1.result.step, 4);
+      const r2 = await trainResNet(tiny(method, split), { resume: true, progress: { mode: 'none' } });
+      assert.equal(r2.result.status, 'completed');
+      assert.deepEqual(metrics(split), metrics(full));
+      const a = await readSafetensors(path.join(full, 'checkpoints', 'last.safetensors'));
+      const b = await readSafetensors(path.join(split, 'checkpoints', 'last.safetensors'));
+      for (const [k, t] of a.tensors) assert.deepEqual(Array.from(b.tensors.get(k)!.data), Array.from(t.data), k);
+    });
+  }
+
+  it('the reproduction writes a results table and reuses finished runs', async () => {
+    const out = tmp('repro-');
+    const runs = tmp('runs-');
+    const methods = [{ method: 'tag' }, { method: 'dense', configuration: '1× parameters' }];
+    const overrides = { ...tiny('tag', ''), runDir: undefined, numExperts: 6 } as ResNetRunOverrides;
+    const runDirFor = (m: { method: string; configuration?: string }) => path.join(runs, `${m.method}${m.configuration ? '-p' : ''}`);
+    // Point each method at its own folder under `runs`.
+    const first = await reproduceResNet({ methods, outDir: out, overrides, progress: { mode: 'none' }, runDirFor });
+    assert.deepEqual(first.rows.map((r) => r.reused), [false, false]);
+    const md = fs.readFileSync(first.resultsFile, 'utf8');
+    assert.match(md, /\| tag \| \d+\.\d \|/);
+    assert.match(md, /\| dense \(1× parameters\) \|/);
+    assert.match(md, /### tag, block 0/);
+    const second = await reproduceResNet({ methods, outDir: out, overrides, progress: { mode: 'none' }, runDirFor });
+    assert.deepEqual(second.rows.map((r) => r.reused), [true, true]);
+    assert.deepEqual(second.rows.map((r) => r.accuracy), first.rows.map((r) => r.accuracy));
+  });
+
+  it('tag routing with fewer experts than domains is refused clearly', async () => {
+    await assert.rejects(trainResNet(tiny('tag', tmp('tag-')), { progress: { mode: 'none' } }), /method 'tag': numTags 6 > numExperts 3; pass tagToExpert/);
+  });
+
+  it('bad configuration names the option', () => {
+    assert.throws(() => resolveResNetConfig({ method: 'smear', profile: 'paper' }), /option data: the paper profile needs the DomainNet root/);
+    assert.throws(() => resolveResNetConfig({ method: 'smear', profile: 'paper', data: { root: '/x' } }), /option weights: the paper profile needs torchvision ResNet18/);
+    assert.throws(() => resolveResNetConfig({ method: 'smear', configuration: '3× fun' }), /method 'smear' has no configuration '3× fun'; expected one of 'SMEAR', 'SMEAR 2×'/);
+    assert.throws(() => resolveResNetConfig({ method: 'smear', profile: 'huge' as 'mini' }), /option profile: expected 'mini' or 'paper', got 'huge'/);
+  });
+});
