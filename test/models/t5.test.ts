@@ -25,6 +25,9 @@ import {
   t5StateDict,
   loadT5StateDict,
   CROSS_TABLE_KEY,
+  geluNew,
+  geluNewReference,
+  frozenMatMul,
   type RoutedT5Options,
   type T5Inputs,
 } from '../../kernel-lib/models/t5';
@@ -414,6 +417,73 @@ describe('RoutedT5 on wasm: generation, padding, training', () => {
       assert.ok(Number.isFinite(norm) && norm > 0, `${byVar.get(vn)}: gradient norm ${norm}`);
     }
     tf.dispose([value, weights, ...Object.values(grads)]);
+    model.dispose();
+  });
+});
+
+describe('RoutedT5 gradients on wasm', () => {
+  before(async () => {
+    await initBackend({ backend: 'wasm', quiet: true });
+  });
+
+  it('hand-written gradients (gelu_new, frozen matmul) equal autodiff', () => {
+    const x = tf.tensor2d(new Rng(3).normal(6 * 5, 2), [6, 5]);
+    const w = tf.tensor2d(new Rng(4).normal(5 * 7), [5, 7]);
+    const dy = tf.tensor2d(new Rng(5).normal(6 * 7), [6, 7]);
+    const g1 = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(geluNew(t), tf.slice(dy, [0, 0], [6, 5]))))(x);
+    const g2 = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(geluNewReference(t), tf.slice(dy, [0, 0], [6, 5]))))(x);
+    assertClose(read(geluNew(x)), read(geluNewReference(x)), 'gelu_new value', 1e-6, 1e-7);
+    assertClose(read(g1), read(g2), 'gelu_new gradient', 1e-5, 1e-6);
+    const m1 = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(frozenMatMul(t as tf.Tensor2D, w), dy)))(x);
+    const m2 = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.matMul(t as tf.Tensor2D, w), dy)))(x);
+    assertClose(read(m1), read(m2), 'frozen matmul gradient', 1e-5, 1e-6);
+    tf.dispose([x, w, dy, g1, g2, m1, m2]);
+  });
+
+  it('model gradients match central finite differences (eval mode)', () => {
+    // Default initialisation (routing is already non-trivial through LN_post): randomised
+    // routing parameters make the loss too curved for float32 finite differences.
+    const model = makeModel({ crossAttentionBias: 'random' });
+    const weights = tf.tensor(new Rng(2).normal(3 * 4 * TEST_CFG.vocabSize), [3, 4, TEST_CFG.vocabSize]);
+    const inputs = { inputIds: INPUT_IDS, attentionMask: MASK, decoderInputIds: DEC_IDS };
+    const loss = () => {
+      const o = model.forward(inputs, { training: false });
+      const l = tf.sum(tf.mul(o.logits, weights)) as tf.Scalar;
+      disposeOut(o);
+      return l;
+    };
+    const pick = new Map(model.trainableParams().map((p) => [p.name, p.variable]));
+    const names = [
+      'encoder.block.0.layer.0.layer_norm.weight',
+      'encoder.block.1.layer.1.adapter_controller.experts.down',
+      'encoder.block.0.layer.1.adapter_controller.router.weight',
+      'decoder.block.0.layer.1.adapter_controller.postNorm.gain',
+      'decoder.block.1.layer.2.adapter_controller.experts.up',
+      'decoder.final_layer_norm.weight',
+    ];
+    const vars = names.map((n) => pick.get(n)!);
+    const { grads } = tf.variableGrads(loss, vars);
+    for (const [i, n] of names.entries()) {
+      const v = vars[i];
+      const g = read(grads[v.name]);
+      const base = v.dataSync().slice() as Float32Array;
+      const rmsV = Math.sqrt(base.reduce((a, x) => a + x * x, 0) / base.length);
+      const eps = Math.min(1e-2, 0.05 * rmsV); // relative to the parameter's scale (router/expert weights are ~0.01)
+      const j = g.reduce((best, x, k) => (Math.abs(x) > Math.abs(g[best]) ? k : best), 0); // largest entry
+      const at = (delta: number) => {
+        const t = base.slice();
+        t[j] += delta;
+        v.assign(tf.tensor(t, v.shape));
+        const l = loss();
+        const val = l.dataSync()[0];
+        l.dispose();
+        return val;
+      };
+      const fd = (at(eps) - at(-eps)) / (2 * eps);
+      v.assign(tf.tensor(base, v.shape));
+      assert.ok(Math.abs(fd - g[j]) <= 2e-2 * Math.abs(fd) + 1e-2, `${n}[${j}]: autodiff ${g[j]} vs finite difference ${fd}`);
+    }
+    tf.dispose([weights, ...Object.values(grads)]);
     model.dispose();
   });
 });

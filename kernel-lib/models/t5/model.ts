@@ -266,12 +266,39 @@ export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: numbe
   return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), weight) as T);
 }
 
-/** gelu_new: 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))). */
-export function geluNew<T extends tf.Tensor>(x: T): T {
+/** gelu_new: 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))), as plain differentiable ops. */
+export function geluNewReference<T extends tf.Tensor>(x: T): T {
   return tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
     return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))) as T;
   });
+}
+
+const geluNewOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  (args[1] as tf.GradSaveFunc)([x]);
+  return {
+    value: geluNewReference(x),
+    // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·sqrt(2/π)·(1 + 3·0.044715·x²),  t = tanh(sqrt(2/π)·(x + 0.044715·x³))
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const xs = saved[0];
+        const x2 = tf.square(xs);
+        const a = Math.sqrt(2 / Math.PI);
+        const t = tf.tanh(tf.mul(a, tf.mul(xs, tf.add(1, tf.mul(0.044715, x2)))));
+        const d1 = tf.mul(0.5, tf.add(1, t));
+        const d2 = tf.mul(tf.mul(tf.mul(0.5 * a, xs), tf.sub(1, tf.square(t))), tf.add(1, tf.mul(3 * 0.044715, x2)));
+        return tf.mul(dy as tf.Tensor, tf.add(d1, d2));
+      }),
+  };
+});
+
+/**
+ * gelu_new (tanh approximation), with a hand-written gradient that keeps only x
+ * on the tape (the op chain would keep ~6 tensors of x's size).
+ */
+export function geluNew<T extends tf.Tensor>(x: T): T {
+  return geluNewOp(x) as T;
 }
 
 // ------------------------------------------------------------------ helpers
@@ -378,7 +405,42 @@ function dropout<T extends tf.Tensor>(x: T, d: Drop): T {
   const scale = 1 / (1 - d.rate);
   const m = new Float32Array(x.size);
   for (let i = 0; i < m.length; i++) m[i] = u[i] < d.rate ? 0 : scale;
-  return tf.mul(x, tf.tensor(m, x.shape, 'float32')) as T;
+  const mask = tf.tensor(m, x.shape, 'float32');
+  // x·mask with only the mask on the tape (tf.mul would keep x too).
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    (args[1] as tf.GradSaveFunc)([mask]);
+    return { value: tf.mul(args[0] as tf.Tensor, mask), gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, saved[0]) };
+  });
+  return f(x) as T;
+}
+
+/**
+ * x [M,K] · W [K,N] for a FROZEN weight W. Same value as tf.matMul, but as a
+ * customGrad: the tape keeps neither W nor x (tfjs's engine otherwise clones every
+ * saved kernel input, and on wasm a clone is a copy: one extra copy of every T5
+ * weight per taped forward, ~1 GB for the base model). Gradient: dx = dy · Wᵀ.
+ */
+export function frozenMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.matMul(args[0] as tf.Tensor2D, w),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, w, false, true),
+  }));
+  return f(x) as tf.Tensor2D;
+}
+
+/** Rows of a FROZEN table [V,C] (embedding lookup) without the tape cloning the table; no gradient. */
+function frozenGather(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.gather(table, args[0] as tf.Tensor1D),
+    gradFunc: () => tf.zerosLike(args[0] as tf.Tensor),
+  }));
+  return f(ids) as tf.Tensor2D;
+}
+
+interface RouteOut {
+  h: tf.Tensor3D;
+  record: RoutingRecord;
+  aux: AuxLoss[];
 }
 
 /** Per-layer decoder key/value cache (self-attention grows; cross-attention fixed). */
@@ -493,7 +555,9 @@ export class RoutedT5 {
     const frozen = (shape: number[], std: number, name: string): tf.Variable => {
       const size = shape.reduce((a, b) => a * b, 1);
       const init = backboneInit === 'zeros' ? tf.zeros(shape) : tf.tensor(bbRng.normal(size, std), shape, 'float32');
-      return tf.variable(init, false, vname(name));
+      const variable = tf.variable(init, false, vname(name));
+      init.dispose(); // the variable holds its own reference to the data
+      return variable;
     };
     const gain = (name: string) => tf.variable(tf.ones([c]), true, vname(name));
     // HF T5 initialisation (factor 1): embeddings N(0,1); q N(0,(C·K)^-1); k,v N(0,1/C);
@@ -716,14 +780,14 @@ export class RoutedT5 {
 
   private embed(ids: tf.Tensor2D): tf.Tensor3D {
     const [b, l] = ids.shape;
-    return tf.reshape(tf.gather(this.shared, tf.reshape(ids, [b * l])), [b, l, this.config.dModel]) as tf.Tensor3D;
+    return tf.reshape(frozenGather(this.shared as tf.Tensor2D, tf.reshape(ids, [b * l])), [b, l, this.config.dModel]) as tf.Tensor3D;
   }
 
   /** [B,L,C] → [B·H,L,K] through a projection [C,H·K]. */
   private heads(x: tf.Tensor3D, w: tf.Variable): tf.Tensor3D {
     const [b, l, c] = x.shape;
     const { numHeads: h, dKv: k } = this.config;
-    const p = tf.matMul(tf.reshape(x, [b * l, c]), w as tf.Tensor2D); // [B·L,H·K]
+    const p = frozenMatMul(tf.reshape(x, [b * l, c]) as tf.Tensor2D, w as tf.Tensor2D); // [B·L,H·K]
     return tf.reshape(tf.transpose(tf.reshape(p, [b, l, h, k]), [0, 2, 1, 3]), [b * h, l, k]) as tf.Tensor3D;
   }
 
@@ -738,15 +802,15 @@ export class RoutedT5 {
     w = dropout(w, drop);
     const ctxv = tf.matMul(tf.reshape(w, [b * h, tq, tk]) as tf.Tensor3D, v); // [B·H,Tq,K]
     const merged = tf.reshape(tf.transpose(tf.reshape(ctxv, [b, h, tq, kd]), [0, 2, 1, 3]), [b * tq, h * kd]);
-    return tf.reshape(tf.matMul(merged, o as tf.Tensor2D), [b, tq, c]) as tf.Tensor3D;
+    return tf.reshape(frozenMatMul(merged as tf.Tensor2D, o as tf.Tensor2D), [b, tq, c]) as tf.Tensor3D;
   }
 
   /** gated-GELU FFN on x [B,L,C] → [B,L,C] with dropout before wo. */
   private feedForward(x: tf.Tensor3D, w: FfWeights, drop: Drop): tf.Tensor3D {
     const [b, l, c] = x.shape;
-    const x2 = tf.reshape(x, [b * l, c]);
-    const g = tf.mul(geluNew(tf.matMul(x2, w.wi0 as tf.Tensor2D)), tf.matMul(x2, w.wi1 as tf.Tensor2D)); // [B·L,F]
-    return tf.reshape(tf.matMul(dropout(g, drop), w.wo as tf.Tensor2D), [b, l, c]) as tf.Tensor3D;
+    const x2 = tf.reshape(x, [b * l, c]) as tf.Tensor2D;
+    const g = tf.mul(geluNew(frozenMatMul(x2, w.wi0 as tf.Tensor2D)), frozenMatMul(x2, w.wi1 as tf.Tensor2D)); // [B·L,F]
+    return tf.reshape(frozenMatMul(dropout(g, drop) as tf.Tensor2D, w.wo as tf.Tensor2D), [b, l, c]) as tf.Tensor3D;
   }
 
   /** Relative-position bias [1,H,Tq,Tk] from a table [buckets,H]. */
@@ -763,15 +827,13 @@ export class RoutedT5 {
     return tf.reshape(tf.mul(tf.sub(1, mask), value), [b, 1, 1, s]) as tf.Tensor4D;
   }
 
-  /** y' = routing(y); h + Dropout(y'), collecting the record and aux losses. */
+  /** y' = routing(y); h + Dropout(y'), with the block's record and aux losses. */
   private route(
     s: T5Sublayer,
     y: tf.Tensor3D,
     h: tf.Tensor3D,
     p: { prep: Prepared; ctx: T5Context; drop: Drop; routerInput?: tf.Tensor2D; mask?: tf.Tensor2D },
-    records: RoutingRecord[],
-    aux: AuxLoss[],
-  ): tf.Tensor3D {
+  ): RouteOut {
     const out = s.routing.forward(y, {
       training: p.ctx.training,
       rng: p.ctx.rng,
@@ -781,9 +843,25 @@ export class RoutedT5 {
       routerInput: p.routerInput,
       mask: p.mask,
     });
+    return { h: tf.add(h, dropout(out.y, p.drop)) as tf.Tensor3D, record: out.record, aux: out.aux };
+  }
+
+  /**
+   * Run one sublayer in its own tidy: only the new residual stream, the record
+   * and the aux losses survive it (plus what the tape keeps for the backward
+   * pass), so a taped forward does not hold every intermediate until its end.
+   */
+  private collect(out: RouteOut, records: RoutingRecord[], aux: AuxLoss[]): tf.Tensor3D {
     records.push(out.record);
     aux.push(...out.aux);
-    return tf.add(h, dropout(out.y, p.drop)) as tf.Tensor3D;
+    return out.h;
+  }
+
+  private sublayer(records: RoutingRecord[], aux: AuxLoss[], fn: () => RouteOut): tf.Tensor3D {
+    const out = tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as RouteOut;
+    records.push(out.record);
+    aux.push(...out.aux);
+    return out.h;
   }
 
   // ---------------------------------------------------------------- encoder
@@ -803,11 +881,12 @@ export class RoutedT5 {
     const rp = { prep, ctx, drop, mask };
     for (const blk of this.encoderBlocks) {
       const [sa, ffl] = blk.sublayers;
-      let x = rmsNorm(h, sa.norm, cfg.layerNormEps);
-      const y = this.attend(this.heads(x, blk.attn.q), this.heads(x, blk.attn.k), this.heads(x, blk.attn.v), bias, blk.attn.o, b, drop);
-      h = this.route(sa, y, h, rp, records, aux);
-      x = rmsNorm(h, ffl.norm, cfg.layerNormEps);
-      h = this.route(ffl, this.feedForward(x, blk.ff, drop), h, rp, records, aux);
+      h = this.sublayer(records, aux, () => {
+        const x = rmsNorm(h, sa.norm, cfg.layerNormEps);
+        const y = this.attend(this.heads(x, blk.attn.q), this.heads(x, blk.attn.k), this.heads(x, blk.attn.v), bias, blk.attn.o, b, drop);
+        return this.route(sa, y, h, rp);
+      });
+      h = this.sublayer(records, aux, () => this.route(ffl, this.feedForward(rmsNorm(h, ffl.norm, cfg.layerNormEps), blk.ff, drop), h, rp));
     }
     const hidden = dropout(rmsNorm(h, this.encoderFinalNorm, cfg.layerNormEps), drop); // (5)
     const routerInput = positionMean(hidden, this.options.maskedRouterMean ? mask : undefined); // [B,C]
@@ -837,7 +916,7 @@ export class RoutedT5 {
     // tie_word_embeddings=false. Kept for fidelity: the trainable final RMSNorm
     // gain absorbs the scale during fine-tuning.
     out = tf.mul(out, cfg.dModel ** -0.5);
-    return tf.reshape(tf.matMul(tf.reshape(out, [b * t, c]), this.lmHead as tf.Tensor2D), [b, t, cfg.vocabSize]) as tf.Tensor3D;
+    return tf.reshape(frozenMatMul(tf.reshape(out, [b * t, c]) as tf.Tensor2D, this.lmHead as tf.Tensor2D), [b, t, cfg.vocabSize]) as tf.Tensor3D;
   }
 
   /** Decoder over a full prefix (teacher forcing). */
@@ -861,14 +940,17 @@ export class RoutedT5 {
     const rp = { prep, ctx, drop, routerInput: enc.routerInput };
     for (const blk of this.decoderBlocks) {
       const [sa, ca, ffl] = blk.sublayers;
-      let x = rmsNorm(h, sa.norm, cfg.layerNormEps);
-      let y = this.attend(this.heads(x, blk.attn.q), this.heads(x, blk.attn.k), this.heads(x, blk.attn.v), selfBias, blk.attn.o, b, drop);
-      h = this.route(sa, y, h, rp, records, aux);
-      x = rmsNorm(h, ca.norm, cfg.layerNormEps);
-      y = this.attend(this.heads(x, blk.cross.q), this.heads(enc.hidden, blk.cross.k), this.heads(enc.hidden, blk.cross.v), crossBias, blk.cross.o, b, drop);
-      h = this.route(ca, y, h, rp, records, aux);
-      x = rmsNorm(h, ffl.norm, cfg.layerNormEps);
-      h = this.route(ffl, this.feedForward(x, blk.ff, drop), h, rp, records, aux);
+      h = this.sublayer(records, aux, () => {
+        const x = rmsNorm(h, sa.norm, cfg.layerNormEps);
+        const y = this.attend(this.heads(x, blk.attn.q), this.heads(x, blk.attn.k), this.heads(x, blk.attn.v), selfBias, blk.attn.o, b, drop);
+        return this.route(sa, y, h, rp);
+      });
+      h = this.sublayer(records, aux, () => {
+        const x = rmsNorm(h, ca.norm, cfg.layerNormEps);
+        const y = this.attend(this.heads(x, blk.cross.q), this.heads(enc.hidden, blk.cross.k), this.heads(enc.hidden, blk.cross.v), crossBias, blk.cross.o, b, drop);
+        return this.route(ca, y, h, rp);
+      });
+      h = this.sublayer(records, aux, () => this.route(ffl, this.feedForward(rmsNorm(h, ffl.norm, cfg.layerNormEps), blk.ff, drop), h, rp));
     }
     return { logits: this.head(h, drop), records, aux };
   }
@@ -912,12 +994,12 @@ export class RoutedT5 {
       cache.selfK[l] = tf.keep(kAll);
       cache.selfV[l] = tf.keep(vAll);
       let y = this.attend(this.heads(x, blk.attn.q), kAll, vAll, selfBias, blk.attn.o, b, drop);
-      h = this.route(sa, y, h, rp, records, aux);
+      h = this.collect(this.route(sa, y, h, rp), records, aux);
       x = rmsNorm(h, ca.norm, cfg.layerNormEps);
       y = this.attend(this.heads(x, blk.cross.q), cache.crossK[l], cache.crossV[l], crossBias, blk.cross.o, b, drop);
-      h = this.route(ca, y, h, rp, records, aux);
+      h = this.collect(this.route(ca, y, h, rp), records, aux);
       x = rmsNorm(h, ffl.norm, cfg.layerNormEps);
-      h = this.route(ffl, this.feedForward(x, blk.ff, drop), h, rp, records, aux);
+      h = this.collect(this.route(ffl, this.feedForward(x, blk.ff, drop), h, rp), records, aux);
     });
     return tf.reshape(this.head(h, drop), [b, cfg.vocabSize]) as tf.Tensor2D;
   }
