@@ -324,6 +324,22 @@ describe('RoutedT5 on wasm: generation, padding, training', () => {
     }
   });
 
+  it('DSelect-k routes decoder blocks from its own mean: the current token only in cached generation (reference)', () => {
+    const model = makeModel({ method: 'dselect-k' });
+    randomizeRouting(model, 13);
+    const inputs = { inputIds: INPUT_IDS, attentionMask: MASK };
+    const a = model.generate(inputs, { maxLength: 4, returnLogits: true });
+    const b = model.generate(inputs, { maxLength: 4, returnLogits: true, useCache: false });
+    const la = a.logits!.arraySync() as number[][][];
+    const lb = b.logits!.arraySync() as number[][][];
+    // Step 0: one decoder token, both agree; later steps: the full recomputation averages over the prefix.
+    for (let i = 0; i < 3; i++) assertClose(la[i][0], lb[i][0], `example ${i} step 0`, 1e-4, 1e-4);
+    const later = la.flatMap((r, i) => r.slice(1).flatMap((row, p) => row.map((x, k) => Math.abs(x - lb[i][p + 1][k]))));
+    if (a.shape[1] > 1 && b.shape[1] > 1) assert.ok(Math.max(...later) > 1e-4, 'later steps differ (own mean over one token vs the prefix)');
+    tf.dispose([a.logits!, b.logits!]);
+    model.dispose();
+  });
+
   it('stops at EOS and pads; maxLength bounds the length', () => {
     const model = makeModel();
     // Force EOS: lm_head row for token 1 dominates.

@@ -45,6 +45,13 @@
  * modern HF T5) or 'random' (a seeded, frozen N(0, std²) table; see
  * `crossAttentionBiasStd` for the choice of std).
  *
+ * Memory: frozen weights enter matmuls through `frozenMatMul` (customGrad), so a
+ * taped forward (tf.variableGrads) keeps no copies of them; each sublayer runs in
+ * its own tidy. On wasm (a 4 GB heap) the base model still needs ~3.3 GB before
+ * activations (weights plus XNNPACK's packed copies for the forward and the
+ * transposed backward products), which bounds training to a few hundred tokens per
+ * step there; the tiny presets train comfortably.
+ *
  * Layouts: Linear weights are stored [in,out] (torch's are [out,in]; the state
  * dict in ./weights speaks torch's). Legend: B batch · S source length · T target
  * length · C d_model · H heads · K d_kv · F d_ff · V vocabulary.
