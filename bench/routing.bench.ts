@@ -132,7 +132,11 @@ async function main() {
     lines.push('');
   }
   const text = lines.join('\n');
-  fs.writeFileSync(values.out as string, text);
+  // Keep the ResNet section written by bench/resnet.bench.ts, if any.
+  const marker = '## ResNet18 training step';
+  const prev = fs.existsSync(values.out as string) ? fs.readFileSync(values.out as string, 'utf8') : '';
+  const tail = prev.includes(marker) ? `\n${prev.slice(prev.indexOf(marker))}` : '';
+  fs.writeFileSync(values.out as string, `${text}${tail}`);
   process.stdout.write(`${text}\nwritten to ${values.out}\n`);
 }
 

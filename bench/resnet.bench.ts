@@ -1,0 +1,144 @@
+/**
+ * Benchmark (not a test): the ResNet18 training step — forward, backward,
+ * Adam update, frozen backbone, 345 classes — per routing method at batch
+ * 32 × 64×64 and batch 16 × 224×224, with each method's ratio to `dense`
+ * (one adapter, "1× compute") measured in the same run, and a per-kernel
+ * profile of SMEAR's step. Appends its section to bench/RESULTS.md.
+ *
+ *   npm run bench:resnet
+ *   npm run bench:resnet -- --shapes 64 --methods smear,dense --runs 3
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { initBackend, tf, METHODS, Rng } from '../kernel-lib';
+import { RoutedResNet } from '../kernel-lib/models/resnet/resnet';
+import { Optimizer } from '../kernel-lib/train/optimizer';
+import { totalAuxLoss } from '../kernel-lib/routing/aux';
+
+interface Shape {
+  key: string;
+  batch: number;
+  size: number;
+}
+const SHAPES: Shape[] = [
+  { key: '64', batch: 32, size: 64 },
+  { key: '224', batch: 16, size: 224 },
+];
+/** The reference PyTorch code (torch 1.13 CPU, oneDNN, one thread), measured on this machine class (issue 3). */
+const REFERENCE_SECONDS: Record<string, Record<string, number>> = {
+  '64': { smear: 0.36, dense: 0.31, topk: 0.41, ensemble: 0.64 },
+  '224': { smear: 1.6, dense: 1.5, topk: 1.65, ensemble: 4.2 },
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function buildStep(method: string, shape: Shape) {
+  const model = new RoutedResNet({ numClasses: 345, routing: { method, numExperts: method === 'dense' ? 1 : 6, bottleneck: 32 }, seed: 1 });
+  const params = model.trainableParams();
+  const opt = new Optimizer(params, { kind: 'adam', lr: 1e-3, clipNorm: 1 });
+  const r = new Rng(2);
+  const { batch: B, size } = shape;
+  const x = tf.tensor4d(r.normal(B * size * size * 3), [B, size, size, 3]);
+  const y = tf.oneHot(tf.tensor1d(Array.from(r.uniformInt(B, 345)), 'int32'), 345);
+  const domains = r.uniformInt(B, 6);
+  const hash = r.uniformInt(B * 16, 6);
+  const vars = params.map((p) => p.variable);
+  const nameOf = new Map(params.map((p) => [p.variable.name, p.name]));
+  const step = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const out = model.forward(x, { training: true, rng: r, domainIds: domains, hashIds: hash, temperature: 5 });
+        return tf.add(tf.losses.softmaxCrossEntropy(y, out.logits), totalAuxLoss(out.aux)) as tf.Scalar;
+      }, vars);
+      opt.step(new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])));
+      value.dataSync();
+    });
+  const dispose = () => {
+    opt.dispose();
+    model.dispose();
+    tf.dispose([x, y]);
+  };
+  return { step, dispose, params: model.parameterCount('trainable') };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '1' },
+      methods: { type: 'string' },
+      shapes: { type: 'string' },
+      out: { type: 'string', default: path.join(__dirname, 'RESULTS.md') },
+    },
+  });
+  const runs = Number(values.runs);
+  const warmup = Number(values.warmup);
+  const info = await initBackend();
+  const names = values.methods ? (values.methods as string).split(',') : METHODS.map((m) => m.name);
+  if (!names.includes('dense')) names.push('dense');
+  const shapes = values.shapes ? SHAPES.filter((s) => (values.shapes as string).split(',').includes(s.key)) : SHAPES;
+  const lines: string[] = [
+    '## ResNet18 training step (frozen backbone, 345 classes)',
+    '',
+    `Median of ${runs} steps after ${warmup} warm-up; forward + backward + Adam; ratios to \`dense\` (1× compute) from the same run.`,
+    `Backend ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}), ${os.cpus().length} × ${os.cpus()[0]?.model}, ${new Date().toISOString().slice(0, 10)}; \`npm run bench:resnet\`.`,
+    'Reference column: the reference PyTorch code (torch 1.13 CPU with oneDNN, one thread) on this machine class, as given in the issue.',
+    '',
+  ];
+  for (const shape of shapes) {
+    const rows: { method: string; s: number; params: number }[] = [];
+    for (const m of names) {
+      const b = buildStep(m, shape);
+      for (let i = 0; i < warmup; i++) b.step();
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const t0 = process.hrtime.bigint();
+        b.step();
+        times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      }
+      rows.push({ method: m, s: median(times), params: b.params });
+      process.stderr.write(`${shape.key}px ${m.padEnd(10)} ${median(times).toFixed(3)} s\n`);
+      b.dispose();
+    }
+    const dense = rows.find((r) => r.method === 'dense')!.s;
+    lines.push(`### batch ${shape.batch} × ${shape.size}×${shape.size}`, '', '| method | s/step | × dense | reference s/step | × reference | trainable params |', '|---|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      const ref = REFERENCE_SECONDS[shape.key][r.method];
+      lines.push(`| ${r.method} | ${r.s.toFixed(3)} | ${(r.s / dense).toFixed(2)} | ${ref ?? '—'} | ${ref ? (r.s / ref).toFixed(2) : '—'} | ${r.params.toLocaleString('en-US')} |`);
+    }
+    lines.push('');
+  }
+  // What dominates SMEAR's step at the first shape.
+  const shape = shapes[0];
+  const b = buildStep('smear', shape);
+  b.step();
+  const prof = await tf.profile(() => b.step());
+  const agg = new Map<string, number>();
+  for (const k of prof.kernels) {
+    const ms = await (k.kernelTimeMs as unknown as Promise<number> | number);
+    agg.set(k.name, (agg.get(k.name) ?? 0) + (typeof ms === 'number' ? ms : 0));
+  }
+  b.dispose();
+  const total = [...agg.values()].reduce((s, v) => s + v, 0);
+  lines.push(`### Kernel profile of one SMEAR step (batch ${shape.batch} × ${shape.size}×${shape.size})`, '', '| kernel | ms | share |', '|---|---:|---:|');
+  for (const [k, v] of [...agg].sort((a, c) => c[1] - a[1]).slice(0, 12)) lines.push(`| ${k} | ${v.toFixed(1)} | ${((100 * v) / total).toFixed(1)}% |`);
+  lines.push('');
+  const section = lines.join('\n');
+  const out = values.out as string;
+  const existing = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+  const marker = '## ResNet18 training step';
+  const head = existing.includes(marker) ? existing.slice(0, existing.indexOf(marker)) : existing ? `${existing.trimEnd()}\n\n` : '';
+  fs.writeFileSync(out, `${head}${section}`);
+  process.stdout.write(`${section}\nwritten to ${out}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
