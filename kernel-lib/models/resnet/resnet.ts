@@ -31,6 +31,7 @@ import { RoutingBlock } from '../../routing/block';
 import { getMethod } from '../../routing/registry';
 import type { AuxLoss, RoutingBlockConfig, RoutingRecord } from '../../routing/types';
 import { BatchNorm } from './batchnorm';
+import { routingReferenceName, routingReferenceShape } from '../../io/reference-names';
 
 export type ResNetStem = 'imagenet' | 'small';
 
@@ -139,69 +140,6 @@ interface StateEntry {
   set(t: tf.Tensor): void;
 }
 
-/** Our routing parameter name → reference name under `adapter_controller.` (all pure reshapes). */
-function referenceRoutingName(method: string, ours: string): string | null {
-  switch (ours) {
-    case 'experts.down':
-      return 'multi_adapters.down_samplers_weights';
-    case 'experts.downBias':
-      return 'multi_adapters.down_samplers_bias';
-    case 'experts.up':
-      return 'multi_adapters.up_samplers_weights';
-    case 'router.weight':
-      return method === 'dselect-k' || method === 'soft-moe' ? null : 'multi_routers.router_weights';
-    case 'router.inNorm.gain':
-      return 'multi_routers.multi_router_layer_norms.0.weight';
-    case 'router.inNorm.bias':
-      return 'multi_routers.multi_router_layer_norms.0.bias';
-    case 'router.weightNorm.gain':
-      return 'multi_routers.multi_router_weights_layer_norms.0.weight';
-    case 'router.weightNorm.bias':
-      return 'multi_routers.multi_router_weights_layer_norms.0.bias';
-    case 'baseline.w1':
-      return 'multi_router_baselines.down_samplers_weights';
-    case 'baseline.b1':
-      return 'multi_router_baselines.down_samplers_bias';
-    case 'baseline.w2':
-      return 'multi_router_baselines.up_samplers_weights';
-    case 'baseline.b2':
-      return 'multi_router_baselines.up_samplers_bias';
-    case 'dselect.z':
-      return 'multi_routers.z_logits';
-    case 'dselect.w':
-      return 'multi_routers.w_logits';
-    case 'skills.logits':
-      return 'skill_weights';
-    case 'softmoe.phi':
-      return 'multi_routers.router_weights';
-    case 'softmoe.scale':
-      return 'multi_routers.scales';
-    default:
-      throw new Error(`RoutedResNet: routing parameter '${ours}' has no reference state-dict name`);
-  }
-}
-
-/** Reference shape of a routing parameter given ours (see the table in the module comment of stateDictKeys). */
-function referenceRoutingShape(ours: string, shape: number[], cfg: { numExperts: number; slotsPerExpert: number }): number[] {
-  switch (ours) {
-    case 'experts.down': // [N,C,d] → [1,N,C,d]
-    case 'experts.downBias': // [N,d] → [1,N,d]
-    case 'experts.up': // [N,d,C] → [1,N,d,C]
-    case 'router.weight': // [C,N] → [1,C,N]
-    case 'baseline.w1': // [C,h] → [1,C,h]
-    case 'baseline.b1': // [h] → [1,h]
-    case 'baseline.w2': // [h,1] → [1,h,1]
-    case 'baseline.b2': // [1] → [1,1]
-    case 'dselect.z': // [C,m] → [1,C,m]
-      return [1, ...shape];
-    case 'softmoe.phi': // [C,N·P] → [C,N,P]
-      return [shape[0], cfg.numExperts, cfg.slotsPerExpert];
-    case 'softmoe.scale': // [N·P] → [N,P]
-      return [cfg.numExperts, cfg.slotsPerExpert];
-    default: // LayerNorm vectors [C], dselect.w [C,1], skills [T,N]
-      return shape;
-  }
-}
 
 function shapeStr(s: readonly number[]): string {
   return `[${s.join(',')}]`;
@@ -518,9 +456,9 @@ export class RoutedResNet {
     for (const blk of this.blocks) {
       const base = `${blk.prefix}.adapter_controller`;
       for (const [name, v] of blk.routing.params) {
-        const ref = referenceRoutingName(this.method, name);
+        const ref = routingReferenceName('resnet', this.method, name);
         if (ref === null) continue;
-        const shape = referenceRoutingShape(name, v.shape, { numExperts, slotsPerExpert });
+        const shape = routingReferenceShape(name, v.shape, { numExperts, slotsPerExpert });
         const ours = v.shape;
         out.push({
           key: `${base}.${ref}`,

@@ -34,6 +34,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../../io/safetensors';
 import { fromHuggingFaceConfig, toHuggingFaceConfig, type T5Config } from './config';
 import { CROSS_TABLE_KEY, RoutedT5, type AttentionWeights, type FfWeights, type RoutedT5Options, type T5RoutingConfig, type T5Sublayer } from './model';
+import { routingReferenceName, routingReferenceShape } from '../../io/reference-names';
 
 /** A tensor to load: a tf.Tensor or plain data with a shape (e.g. from readSafetensors). */
 export type TensorLike = tf.Tensor | { shape: number[]; data: ArrayLike<number> };
@@ -50,65 +51,6 @@ export interface T5StateEntry {
 
 const EMBED_ALIASES = ['shared.weight', 'encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'];
 
-/** Our routing parameter name → reference name under `adapter_controller.` (null: not in reference checkpoints). */
-export function referenceRoutingName(method: string, ours: string): string | null {
-  switch (ours) {
-    case 'experts.down':
-      return 'multi_adapters.down_samplers_weights';
-    case 'experts.downBias':
-      return 'multi_adapters.down_samplers_bias';
-    case 'experts.up':
-      return 'multi_adapters.up_samplers_weights';
-    case 'router.weight':
-      return method === 'dselect-k' ? null : 'multi_routers.router_weights';
-    case 'router.inNorm.gain':
-      return 'multi_routers.multi_router_layer_norms.0.weight';
-    case 'router.inNorm.bias':
-      return 'multi_routers.multi_router_layer_norms.0.bias';
-    case 'router.weightNorm.gain':
-      return 'multi_routers.multi_router_weights_layer_norms.0.weight';
-    case 'router.weightNorm.bias':
-      return 'multi_routers.multi_router_weights_layer_norms.0.bias';
-    case 'postNorm.gain':
-      return 'post_layer_norm.weight';
-    case 'postNorm.bias':
-      return 'post_layer_norm.bias';
-    case 'baseline.w1':
-      return 'multi_baselines.down_samplers_weights';
-    case 'baseline.b1':
-      return 'multi_baselines.down_samplers_bias';
-    case 'baseline.w2':
-      return 'multi_baselines.up_samplers_weights';
-    case 'baseline.b2':
-      return 'multi_baselines.up_samplers_bias';
-    case 'dselect.z':
-      return 'multi_routers.z_logits';
-    case 'dselect.w':
-      return 'multi_routers.w_logits';
-    case 'skills.logits':
-      return 'skill_weights';
-    default:
-      throw new Error(`RoutedT5: routing parameter '${ours}' has no reference checkpoint name (method '${method}' is not supported by the T5 setting?)`);
-  }
-}
-
-/** Reference shape of a routing parameter given ours (a leading router axis M = 1 where the reference has one). */
-export function referenceRoutingShape(ours: string, shape: number[]): number[] {
-  switch (ours) {
-    case 'experts.down': // [N,C,d] → [1,N,C,d]
-    case 'experts.downBias': // [N,d] → [1,N,d]
-    case 'experts.up': // [N,d,C] → [1,N,d,C]
-    case 'router.weight': // [C,N] → [1,C,N]
-    case 'baseline.w1': // [C,h] → [1,C,h]
-    case 'baseline.b1': // [h] → [1,h]
-    case 'baseline.w2': // [h,1] → [1,h,1]
-    case 'baseline.b2': // [1] → [1,1]
-    case 'dselect.z': // [C,m] → [1,C,m]
-      return [1, ...shape];
-    default: // LayerNorm vectors [C], dselect.w [C,1], skills [T,N]
-      return shape;
-  }
-}
 
 function shapeStr(s: readonly number[]): string {
   return `[${s.join(',')}]`;
@@ -150,9 +92,9 @@ function ffEntries(prefix: string, w: FfWeights): T5StateEntry[] {
 function sublayerEntries(model: RoutedT5, s: T5Sublayer): T5StateEntry[] {
   const out: T5StateEntry[] = [plainEntry(`${s.prefix}.layer_norm.weight`, s.norm, 'norm')];
   for (const [name, v] of s.routing.params) {
-    const ref = referenceRoutingName(model.method, name);
+    const ref = routingReferenceName('t5', model.method, name);
     if (ref === null) continue;
-    const shape = referenceRoutingShape(name, v.shape);
+    const shape = routingReferenceShape(name, v.shape, s.routing.config);
     const ours = v.shape;
     out.push({
       key: `${s.prefix}.adapter_controller.${ref}`,
