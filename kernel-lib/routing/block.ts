@@ -206,7 +206,6 @@ export class RoutingBlock {
   /** The expert mixture u [B,S,C] with the routing record and aux losses (no residual, no post-norm). */
   mix(x: tf.Tensor3D, ctx: RoutingContext = {}): Omit<RoutingOutput, 'y'> {
     const rctx = this.resolveContext(x, ctx);
-    const parts: BlockParts = { config: this.config, experts: this.experts, router: this.router, own: this.own };
     const result = tf.tidy(() => {
       let v: tf.Tensor2D | undefined;
       const routerInput = (): tf.Tensor2D => {
@@ -215,6 +214,19 @@ export class RoutingBlock {
           v = override ?? positionMean(x, this.config.maskedMean ? ctx.mask : undefined); // [B,C]
         }
         return v;
+      };
+      const parts: BlockParts = {
+        config: this.config,
+        experts: this.experts,
+        router: this.router,
+        own: this.own,
+        route: () =>
+          this.router.route(routerInput(), {
+            training: rctx.training,
+            dropout: this.config.expertDropout,
+            rng: rctx.rng,
+            skipInputNorm: this.config.loadBalancing,
+          }),
       };
       return this.method.mix(x, routerInput, rctx, parts) as unknown as tf.TensorContainer;
     });

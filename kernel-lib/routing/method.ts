@@ -11,7 +11,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../util/rng';
 import type { Experts } from './experts';
-import type { Router } from './router';
+import type { RouteResult, Router } from './router';
 import type { AuxLoss, RoutingBlockConfig, RoutingKind, RoutingRecord } from './types';
 
 /** A block configuration with every default filled in. */
@@ -37,6 +37,11 @@ export interface BlockParts {
   router: Router;
   /** The method's own parameters, by name (see `createParams`). */
   own: Record<string, tf.Variable>;
+  /**
+   * The softmax router on this call's router input, with expert dropout in
+   * training (and the input LayerNorm skipped under load balancing, as the reference).
+   */
+  route(): RouteResult;
 }
 
 export interface MixResult {

@@ -15,12 +15,8 @@ export const ensemble: RoutingMethod = {
   defaultExpertDropout: 0,
   configurations: [{ label: 'Ensemble', description: 'N experts, outputs mixed by the router', resolve: SAME_SIZE }],
   description: 'run every expert and mix their outputs by the router probabilities',
-  mix(x, routerInput, ctx, { config, experts, router }) {
-    const { logits, probs } = router.route(routerInput(), {
-      training: ctx.training,
-      dropout: config.expertDropout,
-      rng: ctx.rng,
-    }); // [B,N]
+  mix(x, _v, _ctx, { experts, route }) {
+    const { logits, probs } = route(); // [B,N]
     const mixture = experts.applyMixed(x, probs); // [B,S,C]
     return { mixture, record: { probs, logits, weights: probs }, aux: [] };
   },

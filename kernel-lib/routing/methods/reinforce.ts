@@ -52,12 +52,8 @@ export const reinforce: RoutingMethod = {
       'baseline.b2': tf.variable(tf.zeros([1]), true, `${cfg.name}/baseline.b2`),
     };
   },
-  mix(x, routerInput, ctx, { config, experts, router, own }) {
-    const { xhat, logits, probs } = router.route(routerInput(), {
-      training: ctx.training,
-      dropout: config.expertDropout,
-      rng: ctx.rng,
-    }); // [B,N]
+  mix(x, routerInput, ctx, { config, experts, route, own }) {
+    const { xhat, logits, probs } = route(); // [B,N]
     const n = config.numExperts;
     if (!ctx.training) {
       const index = tf.argMax(stopGradient(probs), 1) as tf.Tensor1D;

@@ -23,12 +23,8 @@ export const smear: RoutingMethod = {
     { label: 'SMEAR 2×', description: 'twice the experts (T5: 16, ResNet: 12)', resolve: TWICE_EXPERTS },
   ],
   description: 'merge all experts into one per example, weighted by the router',
-  mix(x, routerInput, ctx, { config, experts, router }) {
-    const { logits, probs } = router.route(routerInput(), {
-      training: ctx.training,
-      dropout: config.expertDropout,
-      rng: ctx.rng,
-    }); // [B,N]
+  mix(x, _v, _ctx, { experts, route }) {
+    const { logits, probs } = route(); // [B,N]
     const mixture = experts.applyMerged(x, experts.merge(probs)); // [B,S,C]
     return { mixture, record: { probs, logits, weights: probs }, aux: [] };
   },

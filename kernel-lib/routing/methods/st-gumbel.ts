@@ -28,12 +28,8 @@ export const stGumbel: RoutingMethod = {
   defaultExpertDropout: 0,
   configurations: [{ label: 'ST-Gumbel', description: 'straight-through Gumbel-softmax, τ annealed 10 → 0.5', resolve: SAME_SIZE }],
   description: 'sample an expert with Gumbel noise; straight-through gradient',
-  mix(x, routerInput, ctx, { config, experts, router }) {
-    const { logits, probs } = router.route(routerInput(), {
-      training: ctx.training,
-      dropout: config.expertDropout,
-      rng: ctx.rng,
-    }); // [B,N]
+  mix(x, routerInput, ctx, { config, experts, route }) {
+    const { logits, probs } = route(); // [B,N]
     const n = config.numExperts;
     if (!ctx.training) {
       const index = tf.argMax(stopGradient(probs), 1) as tf.Tensor1D; // [B]

@@ -39,13 +39,8 @@ export const topk: RoutingMethod = {
       throw new Error(`option topK: expected an integer in [1, numExperts=${cfg.numExperts}], got ${cfg.topK}`);
     }
   },
-  mix(x, routerInput, ctx, { config, experts, router }) {
-    const { logits, probs } = router.route(routerInput(), {
-      training: ctx.training,
-      dropout: config.expertDropout,
-      rng: ctx.rng,
-      skipInputNorm: config.loadBalancing,
-    }); // [B,N]
+  mix(x, routerInput, ctx, { config, experts, route }) {
+    const { logits, probs } = route(); // [B,N]
     const n = config.numExperts;
     const k = config.topK;
     // Indices only (no gradient through the selection): argmax for k = 1, topk otherwise.
