@@ -1,0 +1,255 @@
+/**
+ * Configuration of a T5-GLUE run, with the two profiles:
+ *   paper — the reference's configuration (SPEC §2, §6.1): T5 v1.1 Base from a
+ *           local Hugging Face folder (`--model`: config.json + model.safetensors,
+ *           and its spiece.model / tokenizer.json unless `--tokenizer`), GLUE
+ *           from a local folder (`--data`: GLUE TSV or HF parquet exports),
+ *           AdamW 3e-4 with 2,000 warm-up steps then constant, clip 1.0,
+ *           batch 128, 600,000 steps, evaluation every 5,000 steps on the
+ *           validation splits (one random template per example), N = 8,
+ *           d = 24, post-LayerNorm, label smoothing 0.1 summed over tokens,
+ *           max length 128, tag routing with RTE → MNLI's expert in encoder
+ *           blocks only (the README's Tag run), hash labels randint(8) per
+ *           example × routing block per dataset, ST-Gumbel's T5 schedule,
+ *           DSelect-k weight 0.1, REINFORCE α 0.01 β 5e-4 γ 0.01, skills ×10.
+ *   mini  — 2 CPU cores, minutes: the generated mini-GLUE (data/mini-glue, the
+ *           real GLUE TSV layout), the byte tokenizer, a tiny T5 pretrained
+ *           here by span-corruption denoising (settings/t5/pretrain.ts, the role
+ *           of C4 pretraining) then frozen.
+ * `resolveT5RunConfig` fills defaults and validates; the resolved object is
+ * written as the run's config.json.
+ */
+import * as path from 'path';
+import { getMethod } from '../../routing/registry';
+import { GumbelSchedule } from '../../routing/schedules';
+import type { GlueSplitMode } from '../../datasets/glue/splits';
+import { REPO_ROOT, slug } from '../resnet/config';
+
+export type Profile = 'mini' | 'paper';
+
+export interface T5RunConfig {
+  setting: 't5';
+  profile: Profile;
+  /** Routing method (friendly or reference name). */
+  method: string;
+  /** Configuration label of the method (e.g. '1× parameters', 'SMEAR 2×'); default: its first. */
+  configuration: string;
+  /** N experts per block and bottleneck d (after the configuration is applied). */
+  numExperts: number;
+  bottleneck: number;
+  /** Expert dropout (default: the method's, 0.1 for smear/topk). */
+  expertDropout?: number;
+  data: {
+    /** GLUE root: the GLUE TSV distribution (RTE/, SST-2/, …) or HF parquet exports. */
+    root: string;
+    /** Hyperformer splits: 'spec' (SPEC §6.1 sizes) or 'reference' (the reference's dropped last example per split). */
+    splitMode: GlueSplitMode;
+    /** Large tasks' validation rows taken from train (reference 1,000; mini-GLUE 100). */
+    validationSize: number;
+    /** data_seed: split permutations, hash labels (reference 42). */
+    dataSeed: number;
+    /** Multi-task sampler seed; epoch e uses seed + e (reference 0, independent of data_seed). */
+    samplerSeed: number;
+    /** Source truncation in tokens incl. EOS (reference 128). */
+    maxInputLength: number;
+    /** Target truncation in tokens incl. EOS (reference 128). */
+    maxTargetLength: number;
+  };
+  model: {
+    /** Local HF T5 folder or model.safetensors (paper: t5-v1_1-base). Mini: the pretrained backbone (filled in). */
+    path?: string;
+    /** Backbone preset when no path is given (mini: 't5-tiny', or a partial config on it). */
+    preset: string;
+    /** Backbone overrides on the preset (mini), e.g. { numLayers: 3 }. */
+    overrides?: Record<string, number>;
+    /** 'byte' (ByteTokenizer) or a local spiece.model / tokenizer.json / folder (default: the model folder). */
+    tokenizer: string;
+    /** Tag routing: RTE uses MNLI's expert in encoder blocks (README's task_routing_same_rte_mnli_onlyencoder). */
+    sameRteMnliInEncoder: boolean;
+    /** Padding-masked router means (false = reference: padding included). */
+    maskedRouterMean: boolean;
+    /** transformers-3.5 cross-attention table when the checkpoint lacks one (SPEC §10.22): 'none' | 'random'. */
+    crossAttentionBias: 'none' | 'random';
+    /** Mini: span-corruption pretraining of the backbone (cached under data/mini-backbones/). */
+    pretrain: { steps: number; batchSize: number; lr: number; length: number; noiseDensity: number; meanSpan: number };
+  };
+  train: {
+    batchSize: number;
+    evalBatchSize: number;
+    maxSteps: number;
+    evalEvery: number;
+    logEvery: number;
+    lr: number;
+    warmupSteps: number;
+    clipNorm: number;
+    weightDecay: number;
+    seed: number;
+    /** Label smoothing ε (fairseq form; reference 0.1). */
+    labelSmoothing: number;
+    /** Validation examples per task per evaluation (0 = all). */
+    maxValidExamples: number;
+    /** Test examples per task, each under every template (0 = all). */
+    maxTestExamples: number;
+  };
+  losses: {
+    /** DSelect-k regulariser weight (README 0.1). */
+    dselectWeight: number;
+    /** Skills learning-rate multiplier (README 10). */
+    skillLrRatio: number;
+    /** ST-Gumbel: τ0 10, min 0.5, compounding anneal rate 1e-6 every 5,000 steps (T5). */
+    gumbel: { tau0: number; minTemp: number; rate: number; period: number };
+    reinforce: { policyWeight: number; entropyWeight: number; valueWeight: number };
+  };
+  runDir: string;
+}
+
+export type T5RunOverrides = Partial<Omit<T5RunConfig, 'data' | 'model' | 'train' | 'losses'>> & {
+  data?: Partial<T5RunConfig['data']>;
+  model?: Partial<T5RunConfig['model']>;
+  train?: Partial<T5RunConfig['train']>;
+  losses?: Partial<T5RunConfig['losses']>;
+};
+
+/** Where `npm start` generates mini-GLUE. */
+export const DEFAULT_MINI_GLUE_DIR = path.join(REPO_ROOT, 'data', 'mini-glue');
+
+const REINFORCE = { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 };
+
+export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'configuration' | 'runDir' | 'expertDropout'>> = {
+  paper: {
+    setting: 't5',
+    profile: 'paper',
+    numExperts: 8,
+    bottleneck: 24,
+    data: { root: '', splitMode: 'spec', validationSize: 1000, dataSeed: 42, samplerSeed: 0, maxInputLength: 128, maxTargetLength: 128 },
+    model: {
+      preset: 't5-v1_1-base',
+      tokenizer: '',
+      sameRteMnliInEncoder: true,
+      maskedRouterMean: false,
+      crossAttentionBias: 'none',
+      pretrain: { steps: 0, batchSize: 0, lr: 0, length: 0, noiseDensity: 0, meanSpan: 0 },
+    },
+    train: {
+      batchSize: 128,
+      evalBatchSize: 128,
+      maxSteps: 600000,
+      evalEvery: 5000,
+      logEvery: 50,
+      lr: 3e-4,
+      warmupSteps: 2000,
+      clipNorm: 1,
+      weightDecay: 0,
+      seed: 42,
+      labelSmoothing: 0.1,
+      maxValidExamples: 0,
+      maxTestExamples: 0,
+    },
+    losses: { dselectWeight: 0.1, skillLrRatio: 10, gumbel: { ...GumbelSchedule.T5 }, reinforce: { ...REINFORCE } },
+  },
+  mini: {
+    setting: 't5',
+    profile: 'mini',
+    numExperts: 8,
+    bottleneck: 8,
+    // Promptsource prompts are long: with bytes, the longest mini-GLUE input under any
+    // template is ~290 bytes + EOS (measured; see settings/t5/README in the module docs),
+    // so 320 keeps every prompt whole. Targets: the longest answer is 'not entailment' (15 with EOS).
+    data: { root: DEFAULT_MINI_GLUE_DIR, splitMode: 'spec', validationSize: 100, dataSeed: 42, samplerSeed: 0, maxInputLength: 320, maxTargetLength: 32 },
+    model: {
+      preset: 't5-tiny',
+      tokenizer: 'byte',
+      sameRteMnliInEncoder: true,
+      maskedRouterMean: false,
+      crossAttentionBias: 'none',
+      pretrain: { steps: 600, batchSize: 32, lr: 2e-3, length: 96, noiseDensity: 0.15, meanSpan: 3 },
+    },
+    train: {
+      batchSize: 16,
+      evalBatchSize: 50,
+      maxSteps: 100,
+      evalEvery: 50,
+      logEvery: 10,
+      lr: 3e-3,
+      warmupSteps: 10,
+      clipNorm: 1,
+      weightDecay: 0,
+      seed: 42,
+      labelSmoothing: 0.1,
+      maxValidExamples: 16,
+      maxTestExamples: 16,
+    },
+    losses: {
+      dselectWeight: 0.1,
+      skillLrRatio: 10,
+      // 10 → 0.5 within the mini run (same compounding rule, faster period and rate).
+      gumbel: { tau0: 10, minTemp: 0.5, rate: 5e-3, period: 10 },
+      reinforce: { ...REINFORCE },
+    },
+  },
+};
+
+function runDirFor(profile: Profile, method: string, conf: string, firstConf: string): string {
+  return path.join(REPO_ROOT, 'runs', `t5-${profile}-${method}${conf === firstConf ? '' : `-${slug(conf)}`}`);
+}
+
+/** Fill defaults for a profile, apply the method configuration, validate. */
+export function resolveT5RunConfig(overrides: T5RunOverrides & { method: string }): T5RunConfig {
+  const profile: Profile = overrides.profile ?? 'mini';
+  if (profile !== 'mini' && profile !== 'paper') throw new Error(`option profile: expected 'mini' or 'paper', got '${String(profile)}'`);
+  const base = PROFILE_DEFAULTS[profile];
+  const method = getMethod(overrides.method);
+  const configuration = overrides.configuration ?? method.configurations[0].label;
+  const conf = method.configurations.find((c) => c.label.toLowerCase() === configuration.toLowerCase());
+  if (!conf) {
+    throw new Error(
+      `option configuration: method '${method.name}' has no configuration '${configuration}'; expected one of ${method.configurations.map((c) => `'${c.label}'`).join(', ')}`,
+    );
+  }
+  const sizes = conf.resolve({ numExperts: overrides.numExperts ?? base.numExperts, bottleneck: overrides.bottleneck ?? base.bottleneck });
+  const cfg: T5RunConfig = {
+    ...base,
+    method: method.name,
+    configuration: conf.label,
+    numExperts: sizes.numExperts,
+    bottleneck: sizes.bottleneck,
+    ...(overrides.expertDropout !== undefined ? { expertDropout: overrides.expertDropout } : {}),
+    data: { ...base.data, ...overrides.data },
+    model: { ...base.model, ...overrides.model, pretrain: { ...base.model.pretrain, ...overrides.model?.pretrain } },
+    train: { ...base.train, ...overrides.train },
+    losses: {
+      ...base.losses,
+      ...overrides.losses,
+      gumbel: { ...base.losses.gumbel, ...overrides.losses?.gumbel },
+      reinforce: { ...base.losses.reinforce, ...overrides.losses?.reinforce },
+    },
+    runDir: overrides.runDir ?? runDirFor(profile, method.name, conf.label, method.configurations[0].label),
+  };
+  // Tag routing with the README's RTE→MNLI sharing needs MNLI's expert (index 5) to exist.
+  if (cfg.method !== 'tag') cfg.model.sameRteMnliInEncoder = false;
+  if (!cfg.data.root) throw new Error(`option data: the ${profile} profile needs the GLUE folder (--data <folder>: GLUE TSV or HF parquet exports)`);
+  if (profile === 'paper' && !cfg.model.path) {
+    throw new Error('option model: the paper profile needs a local Hugging Face T5 v1.1 folder (--model <folder> with config.json and model.safetensors, e.g. google/t5-v1_1-base)');
+  }
+  if (!cfg.model.tokenizer) {
+    if (!cfg.model.path) throw new Error("option tokenizer: give 'byte' or a local spiece.model / tokenizer.json (--tokenizer)");
+    cfg.model.tokenizer = cfg.model.path;
+  }
+  if (cfg.data.splitMode !== 'spec' && cfg.data.splitMode !== 'reference') {
+    throw new Error(`option data.splitMode: expected 'spec' or 'reference', got '${String(cfg.data.splitMode)}'`);
+  }
+  for (const k of ['maxInputLength', 'maxTargetLength', 'validationSize'] as const) {
+    const v = cfg.data[k];
+    if (!(Number.isInteger(v) && v >= 2)) throw new Error(`option data.${k}: expected an integer >= 2, got ${String(v)}`);
+  }
+  for (const [k, v] of Object.entries(cfg.train)) {
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new Error(`option train.${k}: expected a number >= 0, got ${String(v)}`);
+  }
+  for (const k of ['batchSize', 'evalBatchSize', 'maxSteps', 'evalEvery', 'logEvery'] as const) {
+    if (!(Number.isInteger(cfg.train[k]) && cfg.train[k] >= 1)) throw new Error(`option train.${k}: expected an integer >= 1, got ${cfg.train[k]}`);
+  }
+  if (!(cfg.train.labelSmoothing < 1)) throw new Error(`option train.labelSmoothing: expected a number in [0, 1), got ${cfg.train.labelSmoothing}`);
+  return cfg;
+}
+
+export { REPO_ROOT, slug };
