@@ -52,7 +52,7 @@ export const reinforce: RoutingMethod = {
       'baseline.b2': tf.variable(tf.zeros([1]), true, `${cfg.name}/baseline.b2`),
     };
   },
-  mix(x, routerInput, ctx, { config, experts, route, own }) {
+  mix(x, _v, ctx, { config, experts, route, own }) {
     const { xhat, logits, probs } = route(); // [B,N]
     const n = config.numExperts;
     if (!ctx.training) {

@@ -28,7 +28,7 @@ export const stGumbel: RoutingMethod = {
   defaultExpertDropout: 0,
   configurations: [{ label: 'ST-Gumbel', description: 'straight-through Gumbel-softmax, τ annealed 10 → 0.5', resolve: SAME_SIZE }],
   description: 'sample an expert with Gumbel noise; straight-through gradient',
-  mix(x, routerInput, ctx, { config, experts, route }) {
+  mix(x, _v, ctx, { config, experts, route }) {
     const { logits, probs } = route(); // [B,N]
     const n = config.numExperts;
     if (!ctx.training) {

@@ -39,7 +39,7 @@ export const topk: RoutingMethod = {
       throw new Error(`option topK: expected an integer in [1, numExperts=${cfg.numExperts}], got ${cfg.topK}`);
     }
   },
-  mix(x, routerInput, ctx, { config, experts, route }) {
+  mix(x, _v, ctx, { config, experts, route }) {
     const { logits, probs } = route(); // [B,N]
     const n = config.numExperts;
     const k = config.topK;
