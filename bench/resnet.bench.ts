@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
+import { spawnSync } from 'child_process';
 import { initBackend, tf, METHODS, Rng } from '../kernel-lib';
 import { RoutedResNet } from '../kernel-lib/models/resnet/resnet';
 import { Optimizer } from '../kernel-lib/train/optimizer';
@@ -67,6 +68,42 @@ function buildStep(method: string, shape: Shape) {
   return { step, dispose, params: model.parameterCount('trainable') };
 }
 
+/** Child mode: measure one (method, shape) and print JSON. */
+async function child(method: string, shapeKey: string, runs: number, warmup: number, profile: boolean) {
+  await initBackend({ quiet: true });
+  const shape = SHAPES.find((s) => s.key === shapeKey)!;
+  const b = buildStep(method, shape);
+  for (let i = 0; i < warmup; i++) b.step();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    b.step();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  let kernels: [string, number][] = [];
+  if (profile) {
+    const prof = await tf.profile(() => b.step());
+    const agg = new Map<string, number>();
+    for (const k of prof.kernels) {
+      const ms = await (k.kernelTimeMs as unknown as Promise<number> | number);
+      agg.set(k.name, (agg.get(k.name) ?? 0) + (typeof ms === 'number' ? ms : 0));
+    }
+    kernels = [...agg].sort((a, c) => c[1] - a[1]);
+  }
+  b.dispose();
+  process.stdout.write(JSON.stringify({ seconds: median(times), params: b.params, kernels }));
+}
+
+function measure(method: string, shape: Shape, runs: number, warmup: number, profile = false) {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', __filename, '--child', method, '--shapes', shape.key, '--runs', String(runs), '--warmup', String(warmup), ...(profile ? ['--profile'] : [])],
+    { encoding: 'utf8', env: { ...process.env, SMEAR_QUIET: '1' }, maxBuffer: 1 << 26 },
+  );
+  if (r.status !== 0) return { error: (r.stderr || '').split('\n').find((l) => /Error|Aborted/.test(l)) ?? `exit ${r.status}` };
+  return JSON.parse(r.stdout) as { seconds: number; params: number; kernels: [string, number][] };
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -74,11 +111,14 @@ async function main() {
       warmup: { type: 'string', default: '1' },
       methods: { type: 'string' },
       shapes: { type: 'string' },
+      child: { type: 'string' },
+      profile: { type: 'boolean' },
       out: { type: 'string', default: path.join(__dirname, 'RESULTS.md') },
     },
   });
   const runs = Number(values.runs);
   const warmup = Number(values.warmup);
+  if (values.child) return child(values.child as string, values.shapes as string, runs, warmup, !!values.profile);
   const info = await initBackend();
   const names = values.methods ? (values.methods as string).split(',') : METHODS.map((m) => m.name);
   if (!names.includes('dense')) names.push('dense');
@@ -86,29 +126,30 @@ async function main() {
   const lines: string[] = [
     '## ResNet18 training step (frozen backbone, 345 classes)',
     '',
-    `Median of ${runs} steps after ${warmup} warm-up; forward + backward + Adam; ratios to \`dense\` (1× compute) from the same run.`,
+    `Median of ${runs} steps after ${warmup} warm-up, each method in a fresh process; forward + backward + Adam; ratios to \`dense\` (1× compute) from the same run.`,
     `Backend ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}), ${os.cpus().length} × ${os.cpus()[0]?.model}, ${new Date().toISOString().slice(0, 10)}; \`npm run bench:resnet\`.`,
     'Reference column: the reference PyTorch code (torch 1.13 CPU with oneDNN, one thread) on this machine class, as given in the issue.',
     '',
   ];
   for (const shape of shapes) {
-    const rows: { method: string; s: number; params: number }[] = [];
+    const rows: { method: string; s: number; params: number; error?: string }[] = [];
     for (const m of names) {
-      const b = buildStep(m, shape);
-      for (let i = 0; i < warmup; i++) b.step();
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const t0 = process.hrtime.bigint();
-        b.step();
-        times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      const r = measure(m, shape, runs, warmup);
+      if ('error' in r) {
+        rows.push({ method: m, s: NaN, params: NaN, error: r.error });
+        process.stderr.write(`${shape.key}px ${m.padEnd(10)} failed: ${r.error}\n`);
+      } else {
+        rows.push({ method: m, s: r.seconds, params: r.params });
+        process.stderr.write(`${shape.key}px ${m.padEnd(10)} ${r.seconds.toFixed(3)} s\n`);
       }
-      rows.push({ method: m, s: median(times), params: b.params });
-      process.stderr.write(`${shape.key}px ${m.padEnd(10)} ${median(times).toFixed(3)} s\n`);
-      b.dispose();
     }
     const dense = rows.find((r) => r.method === 'dense')!.s;
     lines.push(`### batch ${shape.batch} × ${shape.size}×${shape.size}`, '', '| method | s/step | × dense | reference s/step | × reference | trainable params |', '|---|---:|---:|---:|---:|---:|');
     for (const r of rows) {
+      if (r.error) {
+        lines.push(`| ${r.method} | failed: ${r.error} | | | | |`);
+        continue;
+      }
       const ref = REFERENCE_SECONDS[shape.key][r.method];
       lines.push(`| ${r.method} | ${r.s.toFixed(3)} | ${(r.s / dense).toFixed(2)} | ${ref ?? '—'} | ${ref ? (r.s / ref).toFixed(2) : '—'} | ${r.params.toLocaleString('en-US')} |`);
     }
@@ -116,19 +157,13 @@ async function main() {
   }
   // What dominates SMEAR's step at the first shape.
   const shape = shapes[0];
-  const b = buildStep('smear', shape);
-  b.step();
-  const prof = await tf.profile(() => b.step());
-  const agg = new Map<string, number>();
-  for (const k of prof.kernels) {
-    const ms = await (k.kernelTimeMs as unknown as Promise<number> | number);
-    agg.set(k.name, (agg.get(k.name) ?? 0) + (typeof ms === 'number' ? ms : 0));
+  const prof = measure('smear', shape, 1, 1, true);
+  if (!('error' in prof)) {
+    const total = prof.kernels.reduce((s, [, v]) => s + v, 0);
+    lines.push(`### Kernel profile of one SMEAR step (batch ${shape.batch} × ${shape.size}×${shape.size})`, '', '| kernel | ms | share |', '|---|---:|---:|');
+    for (const [k, v] of prof.kernels.slice(0, 12)) lines.push(`| ${k} | ${v.toFixed(1)} | ${((100 * v) / total).toFixed(1)}% |`);
+    lines.push('');
   }
-  b.dispose();
-  const total = [...agg.values()].reduce((s, v) => s + v, 0);
-  lines.push(`### Kernel profile of one SMEAR step (batch ${shape.batch} × ${shape.size}×${shape.size})`, '', '| kernel | ms | share |', '|---|---:|---:|');
-  for (const [k, v] of [...agg].sort((a, c) => c[1] - a[1]).slice(0, 12)) lines.push(`| ${k} | ${v.toFixed(1)} | ${((100 * v) / total).toFixed(1)}% |`);
-  lines.push('');
   const section = lines.join('\n');
   const out = values.out as string;
   const existing = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
