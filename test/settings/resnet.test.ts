@@ -121,6 +121,15 @@ describe('ResNet-DomainNet setting (tiny)', () => {
     assert.deepEqual(second.rows.map((r) => r.accuracy), first.rows.map((r) => r.accuracy));
   });
 
+  it('resuming with a different configuration is refused, naming the differences', async () => {
+    const dir = tmp('cfg-');
+    await trainResNet(tiny('smear', dir, { maxSteps: 2, evalEvery: 2 }), { progress: { mode: 'none' } });
+    await assert.rejects(
+      trainResNet(tiny('smear', dir, { maxSteps: 2, evalEvery: 2, lr: 0.5 }), { resume: true, progress: { mode: 'none' } }),
+      /--resume: .*config\.json was written with a different configuration \(train\)/,
+    );
+  });
+
   it('tag routing with fewer experts than domains is refused clearly', async () => {
     await assert.rejects(trainResNet(tiny('tag', tmp('tag-')), { progress: { mode: 'none' } }), /method 'tag': numTags 6 > numExperts 3; pass tagToExpert/);
   });

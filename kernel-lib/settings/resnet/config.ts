@@ -164,3 +164,19 @@ export function slug(s: string): string {
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '');
 }
+
+/**
+ * The top-level configuration fields in which a run folder's saved config.json
+ * differs from `cfg`, ignoring what is recorded but not chosen (backend,
+ * split sizes, parameter count, the resolved mini backbone path).
+ */
+export function configDifferences(saved: Record<string, unknown>, cfg: ResNetRunConfig): string[] {
+  const norm = (c: Record<string, unknown>) => {
+    const { backend: _b, splits: _s, trainableParameters: _t, model, ...rest } = c;
+    const { weights: _w, ...m } = (model ?? {}) as Record<string, unknown>;
+    return { ...rest, model: m } as Record<string, unknown>;
+  };
+  const a = norm(saved);
+  const b = norm(JSON.parse(JSON.stringify(cfg)) as Record<string, unknown>);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}

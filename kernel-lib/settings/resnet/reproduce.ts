@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../../io/atomic';
 import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
-import { REPO_ROOT, resolveResNetConfig, slug, type Profile, type ResNetRunOverrides } from './config';
+import { REPO_ROOT, configDifferences, resolveResNetConfig, slug, type Profile, type ResNetRunOverrides } from './config';
 import { trainResNet } from './run';
 import type { ProgressOptions } from '../../train/progress';
 
@@ -61,16 +61,6 @@ export interface ReproductionOptions {
   runDirFor?: (m: MethodSpec) => string;
 }
 
-/** Whether a finished run was made with this configuration (ignoring what is recorded but not chosen). */
-function sameConfig(saved: Record<string, unknown>, now: Record<string, unknown>): boolean {
-  const norm = (c: Record<string, unknown>) => {
-    const { backend: _b, splits: _s, trainableParameters: _t, model, ...rest } = c;
-    const { weights: _w, ...m } = (model ?? {}) as Record<string, unknown>;
-    return JSON.stringify({ ...rest, model: m });
-  };
-  return norm(saved) === norm(now);
-}
-
 function label(m: MethodSpec): string {
   return m.configuration ? `${m.method} (${m.configuration})` : m.method;
 }
@@ -93,7 +83,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
     const resultsFile = path.join(cfg.runDir, 'results.json');
     const configFile = path.join(cfg.runDir, 'config.json');
     // A run folder made with this configuration: reuse it when finished, resume it when interrupted.
-    const same = !opts.force && fs.existsSync(configFile) && sameConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg as unknown as Record<string, unknown>);
+    const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
     const reused = same && fs.existsSync(resultsFile);
     if (!reused) {
       process.stderr.write(`[smear] ${label(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);

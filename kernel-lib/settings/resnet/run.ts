@@ -15,7 +15,7 @@ import { generateMiniDomainNet, DEFAULT_MINI_DOMAINNET_DIR } from '../../dataset
 import { saveRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
 import { Trainer, type TrainResult } from '../../train/trainer';
 import type { ProgressOptions } from '../../train/progress';
-import { resolveResNetConfig, type ResNetRunConfig, type ResNetRunOverrides } from './config';
+import { configDifferences, resolveResNetConfig, type ResNetRunConfig, type ResNetRunOverrides } from './config';
 import { EvalBatches, TrainBatches } from './data';
 import { ResNetTask } from './task';
 import { ensureMiniBackbone } from './pretrain';
@@ -49,6 +49,16 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
   let cfg = resolveResNetConfig(overrides);
   const backend = await initBackend();
   if (cfg.profile === 'mini') cfg = await prepareMini(cfg, opts.progress?.mode === 'none');
+  const savedConfig = path.join(cfg.runDir, 'config.json');
+  if (opts.resume && fs.existsSync(savedConfig)) {
+    const diff = configDifferences(JSON.parse(fs.readFileSync(savedConfig, 'utf8')), cfg);
+    if (diff.length) {
+      throw new Error(
+        `--resume: ${savedConfig} was written with a different configuration (${diff.join(', ')}); ` +
+          'resume with the same options, or choose another --run-dir',
+      );
+    }
+  }
   const { numClasses } = cfg.data;
   const train = loadDomainNetSplit(cfg.data.root, 'train', { numClasses });
   const valid = loadDomainNetSplit(cfg.data.root, 'valid', { numClasses });
