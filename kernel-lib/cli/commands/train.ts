@@ -3,6 +3,8 @@ import * as path from 'path';
 import type { Command } from '../command';
 import { trainResNet } from '../../settings/resnet/run';
 import type { ResNetRunOverrides } from '../../settings/resnet/config';
+import { trainT5 } from '../../settings/t5/run';
+import type { T5RunOverrides } from '../../settings/t5/config';
 import { interruptSignal } from '../interrupt';
 
 function num(values: Record<string, unknown>, key: string): number | undefined {
@@ -15,15 +17,22 @@ function num(values: Record<string, unknown>, key: string): number | undefined {
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'train and test one routing method (ResNet-DomainNet; T5-GLUE lands with its issue)',
+  summary: 'train and test one routing method (ResNet-DomainNet or T5-GLUE)',
   usage:
     'smear train --setting resnet --method <name> [--profile mini|paper] [--data <DomainNet root>] [--weights <resnet18.safetensors>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--seed N] [--run-dir DIR] [--resume]',
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--seed N] [--run-dir DIR] [--resume]\n' +
+    '       smear train --setting t5 --method <name> [--profile mini|paper] [--data <GLUE folder>] [--model <HF T5 folder>] [--tokenizer <spiece.model|tokenizer.json|folder|byte>] ' +
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume]',
   options: {
     setting: { type: 'string', description: "'resnet' (or 't5')" },
     method: { type: 'string', description: 'routing method, friendly or reference name (see smear methods)' },
     profile: { type: 'string', description: "'mini' (default: embedded data, CPU minutes) or 'paper'" },
-    data: { type: 'string', description: 'DomainNet root (folders + <domain>_train.txt/_test.txt)' },
+    data: { type: 'string', description: 'resnet: DomainNet root (folders + <domain>_train.txt/_test.txt); t5: GLUE folder (GLUE TSV or HF parquet)' },
+    model: { type: 'string', description: 't5: local Hugging Face T5 v1.1 folder (config.json + model.safetensors), paper profile' },
+    tokenizer: { type: 'string', description: "t5: spiece.model / tokenizer.json / folder holding one, or 'byte' (default: the --model folder; mini: byte)" },
+    warmup: { type: 'string', description: 't5: linear warm-up steps (paper 2000)' },
+    'max-length': { type: 'string', description: 't5: source truncation in tokens (paper 128; mini 320 bytes)' },
+    'max-eval-examples': { type: 'string', description: 't5: cap on validation and test examples per task (default: all; mini 16)' },
     weights: { type: 'string', description: 'torchvision ResNet18 ImageNet weights as safetensors (paper profile)' },
     configuration: { type: 'string', description: "method configuration, e.g. '1× parameters', 'SMEAR 2×'" },
     experts: { type: 'string', description: 'number of experts N (default 6)' },
@@ -40,7 +49,7 @@ export const trainCommand: Command = {
   },
   async run({ values }) {
     const setting = (values.setting as string | undefined) ?? 'resnet';
-    if (setting === 't5') throw new Error("--setting t5: training T5-GLUE is not implemented yet (it lands with the T5-GLUE issue); use --setting resnet");
+    if (setting === 't5') return runT5(values);
     if (setting !== 'resnet') throw new Error(`option --setting: expected 'resnet' or 't5', got '${setting}'`);
     if (!values.method) throw new Error('option --method is required (see `smear methods`)');
     const imageSize = num(values, 'image-size');
@@ -83,3 +92,55 @@ export const trainCommand: Command = {
     return 0;
   },
 };
+
+/** `smear train --setting t5`. */
+async function runT5(values: Record<string, unknown>): Promise<number> {
+  if (!values.method) throw new Error('option --method is required (see `smear methods`)');
+  for (const k of ['weights', 'image-size', 'workers']) {
+    if (values[k] !== undefined) throw new Error(`option --${k} applies to --setting resnet; the T5 setting takes --model, --tokenizer, --data`);
+  }
+  const profile = ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper';
+  const maxLength = num(values, 'max-length');
+  const overrides: T5RunOverrides & { method: string } = {
+    method: values.method as string,
+    profile,
+    ...(values.configuration ? { configuration: values.configuration as string } : {}),
+    ...(num(values, 'experts') !== undefined ? { numExperts: num(values, 'experts') } : {}),
+    ...(num(values, 'bottleneck') !== undefined ? { bottleneck: num(values, 'bottleneck') } : {}),
+    ...(values['run-dir'] ? { runDir: path.resolve(values['run-dir'] as string) } : {}),
+    data: {
+      ...(values.data ? { root: path.resolve(values.data as string) } : {}),
+      ...(maxLength !== undefined ? { maxInputLength: maxLength } : {}),
+    },
+    model: {
+      ...(values.model ? { path: path.resolve(values.model as string) } : {}),
+      ...(values.tokenizer ? { tokenizer: values.tokenizer === 'byte' ? 'byte' : path.resolve(values.tokenizer as string) } : {}),
+    },
+    train: Object.fromEntries(
+      (
+        [
+          ['maxSteps', num(values, 'steps')],
+          ['batchSize', num(values, 'batch-size')],
+          ['evalEvery', num(values, 'eval-every')],
+          ['lr', num(values, 'lr')],
+          ['warmupSteps', num(values, 'warmup')],
+          ['maxValidExamples', num(values, 'max-eval-examples')],
+          ['maxTestExamples', num(values, 'max-eval-examples')],
+          ['seed', num(values, 'seed')],
+        ] as [string, number | undefined][]
+      ).filter(([, v]) => v !== undefined),
+    ),
+  };
+  const r = await trainT5(overrides, { resume: !!values.resume, signal: interruptSignal() });
+  const res = r.result;
+  if (res.status === 'aborted') {
+    process.stdout.write(`stopped at step ${res.step}; resume with: smear train ... --resume (run folder ${r.config.runDir})\n`);
+    return 130;
+  }
+  const m = res.test?.metrics as { glue_average: number; task_mean: number };
+  process.stdout.write(
+    `${r.config.method} (${r.config.configuration}): test GLUE average ${m.glue_average.toFixed(2)} (11 metric values), 8-task mean ${m.task_mean.toFixed(2)} ` +
+      `(best validation at step ${res.best?.step}); run folder ${r.config.runDir}\n`,
+  );
+  return 0;
+}
