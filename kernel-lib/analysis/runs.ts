@@ -78,8 +78,6 @@ export function runLabel(method: string, configuration: string): string {
   return configuration === first && method !== 'dense' ? method : `${method} (${configuration})`;
 }
 
-const pct = (v: number) => (Math.abs(v) <= 1 ? 100 * v : v);
-
 /** Whether `dir` holds a finished run (config.json and results.json). */
 export function isFinishedRun(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'results.json'));
@@ -109,12 +107,12 @@ export function loadRun(dir: string): RunSummary {
   } else {
     const { glue_average, task_mean: _m, examples: _e, ...tasks } = test as Record<string, any>;
     if (typeof glue_average !== 'number') throw new Error(`${dir}/results.json: test.glue_average missing`);
-    score = pct(glue_average);
+    score = glue_average; // the GLUE metrics are ×100 already (metrics/glue.ts)
     scoreName = 'GLUE average';
     for (const [task, m] of Object.entries(tasks)) {
       if (m && typeof m === 'object') {
         const vals = Object.values(m as Record<string, number>).filter((v) => typeof v === 'number');
-        if (vals.length) perTag[task] = pct(vals.reduce((a, b) => a + b, 0) / vals.length);
+        if (vals.length) perTag[task] = vals.reduce((a, b) => a + b, 0) / vals.length;
       }
     }
   }

@@ -72,8 +72,8 @@ export function sendBundle(bundle: MimeBundle, opts: { displayId?: string; updat
 let plotlyEmbedded = false;
 
 export interface FigureBundleOptions {
-  /** Include a static PNG (headless Chromium). Default true. */
-  png?: boolean;
+  /** Include a static PNG: true (render with headless Chromium; default), false, or the PNG itself (e.g. from savePlot). */
+  png?: boolean | Uint8Array;
   /** Include an SVG (headless Chromium). Default false. */
   svg?: boolean;
   /** 'once' (default): plotly.js inside the first figure's HTML of this kernel; 'inline': in every figure. */
@@ -95,14 +95,15 @@ export async function figureBundle(fig: PlotlyFigure, opts: FigureBundleOptions 
     'text/html': html,
     'text/plain': `<plotly figure: ${titleOf(fig).replace(/<[^>]+>/g, '')}>`,
   };
-  if (opts.png !== false) bundle['image/png'] = (await renderPlot(fig, 'png')).toString('base64');
+  if (opts.png instanceof Uint8Array) bundle['image/png'] = Buffer.from(opts.png).toString('base64');
+  else if (opts.png !== false) bundle['image/png'] = (await renderPlot(fig, 'png')).toString('base64');
   if (opts.svg) bundle['image/svg+xml'] = await renderPlot(fig, 'svg');
   return bundle;
 }
 
 /** Display a figure (interactive where the front end can, with a static PNG). */
 export async function showPlot(fig: PlotlyFigure, opts: FigureBundleOptions = {}): Promise<void> {
-  sendBundle(await figureBundle(fig, { ...opts, png: inKernel() ? opts.png : false }));
+  sendBundle(await figureBundle(fig, { ...opts, png: inKernel() ? (opts.png ?? true) : false }));
 }
 
 function escapeHtml(s: string): string {
