@@ -331,6 +331,9 @@ describe('T5-GLUE setting (tiny)', () => {
     m.dispose();
     await assert.rejects(trainT5({ ...tiny('smear', tmp('bad-')), model: { ...TINY, path: small } }, { progress: { mode: 'none' } }), /option tokenizer: it produces ids up to 258, but the model's vocabulary has 40 entries/);
     await assert.rejects(trainT5({ ...tiny('smear', tmp('bad-')), model: { ...TINY, path: backbone, tokenizer: '/nonexistent/spiece.model' } }, { progress: { mode: 'none' } }), /option tokenizer: .*does not exist/);
+    const resumed = tmp('resume-');
+    await trainT5(tiny('smear', resumed, { maxSteps: 1, evalEvery: 1 }), { progress: { mode: 'none' } });
+    await assert.rejects(trainT5(tiny('smear', resumed, { maxSteps: 2, evalEvery: 1 }), { resume: true, progress: { mode: 'none' } }), /--resume: .*config.json was written with a different configuration \(train\)/);
     const cli = spawnSync(process.execPath, [path.join(root, 'kernel-lib', 'cli', 'bin.js'), 'train', '--setting', 't5', '--method', 'smear', '--weights', 'x.safetensors'], { cwd: root, encoding: 'utf8' });
     assert.notEqual(cli.status, 0);
     assert.match(cli.stderr, /option --weights applies to --setting resnet/);

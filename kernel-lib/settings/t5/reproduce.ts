@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../../io/atomic';
 import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
 import { GLUE_TASKS, GLUE_TASK_INFO } from '../../datasets/glue/tasks';
 import type { ProgressOptions } from '../../train/progress';
-import { REPO_ROOT, resolveT5RunConfig, type Profile, type T5RunConfig, type T5RunOverrides } from './config';
+import { REPO_ROOT, configDifferences, resolveT5RunConfig, type Profile, type T5RunConfig, type T5RunOverrides } from './config';
 import { prepareMiniT5, trainT5 } from './run';
 import { initBackend } from '../../backend';
 
@@ -66,14 +66,6 @@ export interface T5ReproductionOptions {
   runDirFor?: (m: MethodSpec) => string;
 }
 
-/** Whether a finished run was made with this configuration (ignoring what is recorded but not chosen). */
-function sameConfig(saved: Record<string, unknown>, now: Record<string, unknown>): boolean {
-  const norm = (c: Record<string, unknown>) => {
-    const { backend: _b, splits: _s, trainableParameters: _t, backbone: _bb, ...rest } = c;
-    return JSON.stringify(rest);
-  };
-  return norm(saved) === norm(now);
-}
 
 function label(m: MethodSpec): string {
   return m.configuration ? `${m.method} (${m.configuration})` : m.method;
@@ -109,7 +101,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
     }
     const resultsFile = path.join(cfg.runDir, 'results.json');
     const configFile = path.join(cfg.runDir, 'config.json');
-    const same = !opts.force && fs.existsSync(configFile) && sameConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg as unknown as Record<string, unknown>);
+    const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
     const reused = same && fs.existsSync(resultsFile);
     if (!reused) {
       process.stderr.write(`[smear] t5 ${label(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);

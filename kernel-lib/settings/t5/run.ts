@@ -16,7 +16,7 @@ import { saveRoutingStats, type RoutingStats } from '../../analysis/routing-stat
 import { Trainer, type TrainResult } from '../../train/trainer';
 import { constantWithWarmup } from '../../train/optimizer';
 import type { ProgressOptions } from '../../train/progress';
-import { DEFAULT_MINI_GLUE_DIR, resolveT5RunConfig, type T5RunConfig, type T5RunOverrides } from './config';
+import { DEFAULT_MINI_GLUE_DIR, configDifferences, resolveT5RunConfig, type T5RunConfig, type T5RunOverrides } from './config';
 import { EvalSets, Encoder, TrainBatches, loadGlueTasks, HASH_RANGE } from './data';
 import { T5Task } from './task';
 import { backboneConfig, ensureMiniT5Backbone } from './pretrain';
@@ -83,6 +83,13 @@ export async function trainT5(overrides: T5RunOverrides & { method: string }, op
   const quiet = opts.progress?.mode === 'none';
   const backend = await initBackend();
   if (cfg.profile === 'mini') cfg = await prepareMiniT5(cfg, quiet);
+  const savedConfig = path.join(cfg.runDir, 'config.json');
+  if (opts.resume && fs.existsSync(savedConfig)) {
+    const diff = configDifferences(JSON.parse(fs.readFileSync(savedConfig, 'utf8')), cfg);
+    if (diff.length) {
+      throw new Error(`--resume: ${savedConfig} was written with a different configuration (${diff.join(', ')}); resume with the same options, or choose another --run-dir`);
+    }
+  }
   if (!fs.existsSync(cfg.data.root)) throw new Error(`option data: ${cfg.data.root} does not exist (expected a GLUE folder: GLUE TSV or HF parquet exports)`);
   const tokenizer = await loadTokenizer(cfg.model.tokenizer);
   const warnings: string[] = [];
