@@ -10,9 +10,7 @@
  * validates, and the resolved object is written as the run's config.json.
  */
 import * as path from 'path';
-import { getMethod } from '../../routing/registry';
-
-export type Profile = 'mini' | 'paper';
+import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, type Profile } from '../common';
 
 export interface ResNetRunConfig {
   setting: 'resnet';
@@ -80,8 +78,6 @@ export type ResNetRunOverrides = Partial<Omit<ResNetRunConfig, 'data' | 'model' 
   losses?: Partial<ResNetRunConfig['losses']>;
 };
 
-/** The repository root (kernel-lib/settings/resnet → ../../..). */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 'configuration' | 'runDir' | 'expertDropout'>> = {
   paper: {
@@ -119,30 +115,24 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 
 
 /** Fill defaults for a profile, apply the method configuration, validate. */
 export function resolveResNetConfig(overrides: ResNetRunOverrides & { method: string }): ResNetRunConfig {
-  const profile: Profile = overrides.profile ?? 'mini';
-  if (profile !== 'mini' && profile !== 'paper') throw new Error(`option profile: expected 'mini' or 'paper', got '${String(profile)}'`);
+  const profile = checkProfile(overrides.profile ?? 'mini');
   const base = PROFILE_DEFAULTS[profile];
-  const method = getMethod(overrides.method);
-  const configuration = overrides.configuration ?? method.configurations[0].label;
-  const conf = method.configurations.find((c) => c.label.toLowerCase() === configuration.toLowerCase());
-  if (!conf) {
-    throw new Error(
-      `option configuration: method '${method.name}' has no configuration '${configuration}'; expected one of ${method.configurations.map((c) => `'${c.label}'`).join(', ')}`,
-    );
-  }
-  const sizes = conf.resolve({ numExperts: overrides.numExperts ?? base.numExperts, bottleneck: overrides.bottleneck ?? base.bottleneck });
+  const m = resolveMethodConfiguration(overrides.method, overrides.configuration, {
+    numExperts: overrides.numExperts ?? base.numExperts,
+    bottleneck: overrides.bottleneck ?? base.bottleneck,
+  });
   const cfg: ResNetRunConfig = {
     ...base,
-    method: method.name,
-    configuration: conf.label,
-    numExperts: sizes.numExperts,
-    bottleneck: sizes.bottleneck,
+    method: m.method.name,
+    configuration: m.configuration,
+    numExperts: m.numExperts,
+    bottleneck: m.bottleneck,
     ...(overrides.expertDropout !== undefined ? { expertDropout: overrides.expertDropout } : {}),
     data: { ...base.data, ...overrides.data },
     model: { ...base.model, ...overrides.model },
     train: { ...base.train, ...overrides.train },
     losses: { ...base.losses, ...overrides.losses },
-    runDir: overrides.runDir ?? path.join(REPO_ROOT, 'runs', `resnet-${profile}-${method.name}${conf.label === method.configurations[0].label ? '' : `-${slug(conf.label)}`}`),
+    runDir: overrides.runDir ?? defaultRunDir('resnet', profile, m),
   };
   if (!cfg.data.root) throw new Error(`option data: the ${profile} profile needs the DomainNet root (--data <folder>)`);
   if (profile === 'paper' && !cfg.model.weights) {
@@ -157,13 +147,6 @@ export function resolveResNetConfig(overrides: ResNetRunOverrides & { method: st
   return cfg;
 }
 
-export function slug(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/×/g, 'x')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-|-$/g, '');
-}
 
 /**
  * The top-level configuration fields in which a run folder's saved config.json
@@ -171,12 +154,11 @@ export function slug(s: string): string {
  * split sizes, parameter count, the resolved mini backbone path).
  */
 export function configDifferences(saved: Record<string, unknown>, cfg: ResNetRunConfig): string[] {
-  const norm = (c: Record<string, unknown>) => {
+  return topLevelDifferences(saved, cfg as unknown as Record<string, unknown>, (c) => {
     const { backend: _b, splits: _s, trainableParameters: _t, model, ...rest } = c;
     const { weights: _w, ...m } = (model ?? {}) as Record<string, unknown>;
-    return { ...rest, model: m } as Record<string, unknown>;
-  };
-  const a = norm(saved);
-  const b = norm(JSON.parse(JSON.stringify(cfg)) as Record<string, unknown>);
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    return { ...rest, model: m };
+  });
 }
+
+export { REPO_ROOT, slug, type Profile };

@@ -8,14 +8,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../../io/atomic';
 import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
-import { REPO_ROOT, configDifferences, resolveResNetConfig, slug, type Profile, type ResNetRunOverrides } from './config';
+import { REPO_ROOT, configDifferences, resolveResNetConfig, type Profile, type ResNetRunOverrides } from './config';
 import { trainResNet } from './run';
 import type { ProgressOptions } from '../../train/progress';
-
-export interface MethodSpec {
-  method: string;
-  configuration?: string;
-}
+import { methodLabel, routingSections, type MethodSpec } from '../common';
 
 /** The default method set (issue 3): every routing method, plus both single-adapter baselines. */
 export const RESNET_METHOD_SET: MethodSpec[] = [
@@ -61,10 +57,6 @@ export interface ReproductionOptions {
   runDirFor?: (m: MethodSpec) => string;
 }
 
-function label(m: MethodSpec): string {
-  return m.configuration ? `${m.method} (${m.configuration})` : m.method;
-}
-
 export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{ rows: ReproductionRow[]; resultsFile: string }> {
   const profile = opts.profile ?? 'mini';
   const outDir = opts.outDir ?? path.join(REPO_ROOT, 'results', `resnet-${profile}`);
@@ -86,18 +78,18 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
     const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
     const reused = same && fs.existsSync(resultsFile);
     if (!reused) {
-      process.stderr.write(`[smear] ${label(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+      process.stderr.write(`[smear] ${methodLabel(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
       const r = await trainResNet(overrides, { progress: opts.progress, signal: opts.signal, resume: same });
       if (r.result.status !== 'completed') break;
     } else {
-      process.stderr.write(`[smear] ${label(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+      process.stderr.write(`[smear] ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
     }
     const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
     const routingFile = path.join(cfg.runDir, 'routing-test.json');
     const metricsLines = fs.readFileSync(path.join(cfg.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const train = metricsLines.filter((l) => l.split === 'train' && typeof l.steps_per_s === 'number');
     rows.push({
-      label: label(spec),
+      label: methodLabel(spec),
       method: cfg.method,
       configuration: cfg.configuration,
       accuracy: results.test.accuracy,
@@ -116,16 +108,6 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
   return { rows, resultsFile };
 }
 
-const SHADES = [' ', '░', '▒', '▓', '█'];
-
-function heatTable(stats: RoutingStats, block: number): string[] {
-  const b = stats.blocks.find((x) => x.block === block);
-  if (!b) return [];
-  const head = `| domain | ${Array.from({ length: b.numExperts }, (_, e) => `e${e}`).join(' | ')} |`;
-  const sep = `|---|${Array.from({ length: b.numExperts }, () => '---:').join('|')}|`;
-  const lines = b.meanByTag.map((row, t) => `| ${stats.tagNames[t]} | ${row.map((p) => `${SHADES[Math.min(4, Math.floor(p * 5))]} ${p.toFixed(2)}`).join(' | ')} |`);
-  return [head, sep, ...lines];
-}
 
 export function renderResults(rows: ReproductionRow[], profile: Profile, seconds: number): string {
   const domains = rows[0] ? Object.keys(rows[0].perDomain) : [];
@@ -149,15 +131,9 @@ export function renderResults(rows: ReproductionRow[], profile: Profile, seconds
     'last routing block of every method with a routing distribution; all blocks are in each run’s routing-test.json.',
     '',
   ];
-  for (const r of rows) {
-    if (!r.routing || r.routing.blocks.length === 0) continue;
-    const blocks = r.routing.blocks.map((b) => b.block);
-    for (const block of [blocks[0], blocks[blocks.length - 1]]) {
-      const b = r.routing.blocks.find((x) => x.block === block)!;
-      out.push(`### ${r.label}, block ${block} (specialisation ${b.specialization.toFixed(2)}, entropy ${b.entropy.toFixed(2)} nats)`, '', ...heatTable(r.routing, block), '');
-    }
-  }
+  out.push(...routingSections(rows, 'domain'));
   return `${out.join('\n')}\n`;
 }
 
-export { slug };
+
+export type { MethodSpec };

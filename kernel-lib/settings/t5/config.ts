@@ -20,12 +20,10 @@
  * written as the run's config.json.
  */
 import * as path from 'path';
-import { getMethod } from '../../routing/registry';
 import { GumbelSchedule } from '../../routing/schedules';
 import type { GlueSplitMode } from '../../datasets/glue/splits';
-import { REPO_ROOT, slug } from '../resnet/config';
+import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, type Profile } from '../common';
 
-export type Profile = 'mini' | 'paper';
 
 export interface T5RunConfig {
   setting: 't5';
@@ -190,30 +188,20 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'con
   },
 };
 
-function runDirFor(profile: Profile, method: string, conf: string, firstConf: string): string {
-  return path.join(REPO_ROOT, 'runs', `t5-${profile}-${method}${conf === firstConf ? '' : `-${slug(conf)}`}`);
-}
-
 /** Fill defaults for a profile, apply the method configuration, validate. */
 export function resolveT5RunConfig(overrides: T5RunOverrides & { method: string }): T5RunConfig {
-  const profile: Profile = overrides.profile ?? 'mini';
-  if (profile !== 'mini' && profile !== 'paper') throw new Error(`option profile: expected 'mini' or 'paper', got '${String(profile)}'`);
+  const profile = checkProfile(overrides.profile ?? 'mini');
   const base = PROFILE_DEFAULTS[profile];
-  const method = getMethod(overrides.method);
-  const configuration = overrides.configuration ?? method.configurations[0].label;
-  const conf = method.configurations.find((c) => c.label.toLowerCase() === configuration.toLowerCase());
-  if (!conf) {
-    throw new Error(
-      `option configuration: method '${method.name}' has no configuration '${configuration}'; expected one of ${method.configurations.map((c) => `'${c.label}'`).join(', ')}`,
-    );
-  }
-  const sizes = conf.resolve({ numExperts: overrides.numExperts ?? base.numExperts, bottleneck: overrides.bottleneck ?? base.bottleneck });
+  const m = resolveMethodConfiguration(overrides.method, overrides.configuration, {
+    numExperts: overrides.numExperts ?? base.numExperts,
+    bottleneck: overrides.bottleneck ?? base.bottleneck,
+  });
   const cfg: T5RunConfig = {
     ...base,
-    method: method.name,
-    configuration: conf.label,
-    numExperts: sizes.numExperts,
-    bottleneck: sizes.bottleneck,
+    method: m.method.name,
+    configuration: m.configuration,
+    numExperts: m.numExperts,
+    bottleneck: m.bottleneck,
     ...(overrides.expertDropout !== undefined ? { expertDropout: overrides.expertDropout } : {}),
     data: { ...base.data, ...overrides.data },
     model: { ...base.model, ...overrides.model, pretrain: { ...base.model.pretrain, ...overrides.model?.pretrain } },
@@ -224,7 +212,7 @@ export function resolveT5RunConfig(overrides: T5RunOverrides & { method: string 
       gumbel: { ...base.losses.gumbel, ...overrides.losses?.gumbel },
       reinforce: { ...base.losses.reinforce, ...overrides.losses?.reinforce },
     },
-    runDir: overrides.runDir ?? runDirFor(profile, method.name, conf.label, method.configurations[0].label),
+    runDir: overrides.runDir ?? defaultRunDir('t5', profile, m),
   };
   // Tag routing with the README's RTE→MNLI sharing needs MNLI's expert (index 5) to exist.
   if (cfg.method !== 'tag') cfg.model.sameRteMnliInEncoder = false;
@@ -259,13 +247,10 @@ export function resolveT5RunConfig(overrides: T5RunOverrides & { method: string 
  * backbone summary, split sizes, parameter count).
  */
 export function configDifferences(saved: Record<string, unknown>, cfg: T5RunConfig): string[] {
-  const norm = (c: Record<string, unknown>) => {
+  return topLevelDifferences(saved, cfg as unknown as Record<string, unknown>, (c) => {
     const { backend: _b, backbone: _bb, splits: _s, trainableParameters: _t, ...rest } = c;
-    return rest as Record<string, unknown>;
-  };
-  const a = norm(saved);
-  const b = norm(JSON.parse(JSON.stringify(cfg)) as Record<string, unknown>);
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    return rest;
+  });
 }
 
-export { REPO_ROOT, slug };
+export { REPO_ROOT, slug, type Profile };

@@ -15,11 +15,7 @@ import type { ProgressOptions } from '../../train/progress';
 import { REPO_ROOT, configDifferences, resolveT5RunConfig, type Profile, type T5RunConfig, type T5RunOverrides } from './config';
 import { prepareMiniT5, trainT5 } from './run';
 import { initBackend } from '../../backend';
-
-export interface MethodSpec {
-  method: string;
-  configuration?: string;
-}
+import { methodLabel, routingSections, type MethodSpec } from '../common';
 
 /** The default method set: every T5 routing method of the comparison plus both single-adapter baselines. */
 export const T5_METHOD_SET: MethodSpec[] = [
@@ -67,10 +63,6 @@ export interface T5ReproductionOptions {
 }
 
 
-function label(m: MethodSpec): string {
-  return m.configuration ? `${m.method} (${m.configuration})` : m.method;
-}
-
 export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ rows: T5ReproductionRow[]; resultsFile: string; pretrain?: Record<string, unknown> }> {
   const profile = opts.profile ?? 'mini';
   const outDir = opts.outDir ?? path.join(REPO_ROOT, 'results', `t5-${profile}`);
@@ -104,11 +96,11 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
     const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
     const reused = same && fs.existsSync(resultsFile);
     if (!reused) {
-      process.stderr.write(`[smear] t5 ${label(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+      process.stderr.write(`[smear] t5 ${methodLabel(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
       const r = await trainT5(overrides, { progress: opts.progress, signal: opts.signal, resume: same });
       if (r.result.status !== 'completed') break;
     } else {
-      process.stderr.write(`[smear] t5 ${label(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+      process.stderr.write(`[smear] t5 ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
     }
     const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
     const routingFile = path.join(cfg.runDir, 'routing-test.json');
@@ -116,7 +108,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
     const train = lines.filter((l) => l.split === 'train' && typeof l.steps_per_s === 'number');
     const { glue_average, task_mean, examples: _e, ...perTask } = results.test;
     rows.push({
-      label: label(spec),
+      label: methodLabel(spec),
       method: cfg.method,
       configuration: cfg.configuration,
       glueAverage: glue_average,
@@ -139,20 +131,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
   return { rows, resultsFile, pretrain };
 }
 
-const SHADES = [' ', '░', '▒', '▓', '█'];
 const METRIC_SHORT: Record<string, string> = { acc: 'acc', f1: 'F1', pearson_corrcoef: 'P', spearman_corrcoef: 'S', mcc: 'MCC' };
-
-function heatTable(stats: RoutingStats, block: number): string[] {
-  const b = stats.blocks.find((x) => x.block === block);
-  if (!b) return [];
-  const head = `| task | ${Array.from({ length: b.numExperts }, (_, e) => `e${e}`).join(' | ')} |`;
-  const sep = `|---|${Array.from({ length: b.numExperts }, () => '---:').join('|')}|`;
-  const lines = b.meanByTag
-    .map((row, t) => ({ row, t }))
-    .filter(({ t }) => b.counts[t] > 0)
-    .map(({ row, t }) => `| ${stats.tagNames[t]} | ${row.map((p) => `${SHADES[Math.min(4, Math.floor(p * 5))]} ${p.toFixed(2)}`).join(' | ')} |`);
-  return [head, sep, ...lines];
-}
 
 export function renderT5Results(rows: T5ReproductionRow[], profile: Profile, seconds: number, pretrain?: Record<string, unknown>): string {
   const cols = GLUE_TASKS.flatMap((t) => GLUE_TASK_INFO[t].metrics.map((m) => ({ task: t, metric: m as string })));
@@ -191,13 +170,8 @@ export function renderT5Results(rows: T5ReproductionRow[], profile: Profile, sec
     'routing-test.json. Tag routing shows RTE on MNLI’s expert in encoder blocks (the README’s configuration).',
     '',
   );
-  for (const r of rows) {
-    if (!r.routing || r.routing.blocks.length === 0) continue;
-    const blocks = r.routing.blocks.map((b) => b.block);
-    for (const block of [blocks[0], blocks[blocks.length - 1]]) {
-      const b = r.routing.blocks.find((x) => x.block === block)!;
-      out.push(`### ${r.label}, block ${block} (specialisation ${b.specialization.toFixed(2)}, entropy ${b.entropy.toFixed(2)} nats)`, '', ...heatTable(r.routing, block), '');
-    }
-  }
+  out.push(...routingSections(rows, 'task'));
   return `${out.join('\n')}\n`;
 }
+
+export type { MethodSpec };

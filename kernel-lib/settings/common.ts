@@ -1,0 +1,106 @@
+/**
+ * What the two settings (ResNet-DomainNet, T5-GLUE) share in configuring,
+ * naming and reporting runs: profiles, method configurations (1× compute,
+ * 1× parameters, 2×), run folders, configuration comparison for resume and
+ * reuse, and the routing tables of the reproduction reports.
+ */
+import * as path from 'path';
+import { getMethod } from '../routing/registry';
+import type { RoutingMethod } from '../routing/method';
+import type { RoutingStats } from '../analysis/routing-stats';
+
+export type Profile = 'mini' | 'paper';
+
+/** The repository root (kernel-lib/settings → ../..). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+export function checkProfile(profile: unknown): Profile {
+  if (profile !== 'mini' && profile !== 'paper') throw new Error(`option profile: expected 'mini' or 'paper', got '${String(profile)}'`);
+  return profile;
+}
+
+export function slug(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/×/g, 'x')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+export interface ResolvedMethod {
+  method: RoutingMethod;
+  /** The configuration's label (e.g. 'SMEAR 2×'). */
+  configuration: string;
+  /** Whether it is the method's first (plain) configuration. */
+  isDefault: boolean;
+  numExperts: number;
+  bottleneck: number;
+}
+
+/** Look the method and its configuration up and apply the configuration to the setting's sizes. */
+export function resolveMethodConfiguration(
+  methodName: string,
+  configuration: string | undefined,
+  sizes: { numExperts: number; bottleneck: number },
+): ResolvedMethod {
+  const method = getMethod(methodName);
+  const wanted = configuration ?? method.configurations[0].label;
+  const conf = method.configurations.find((c) => c.label.toLowerCase() === wanted.toLowerCase());
+  if (!conf) {
+    throw new Error(
+      `option configuration: method '${method.name}' has no configuration '${wanted}'; expected one of ${method.configurations.map((c) => `'${c.label}'`).join(', ')}`,
+    );
+  }
+  return { method, configuration: conf.label, isDefault: conf === method.configurations[0], ...conf.resolve(sizes) };
+}
+
+/** runs/<setting>-<profile>-<method>[-<configuration>] */
+export function defaultRunDir(setting: string, profile: Profile, m: ResolvedMethod): string {
+  return path.join(REPO_ROOT, 'runs', `${setting}-${profile}-${m.method.name}${m.isDefault ? '' : `-${slug(m.configuration)}`}`);
+}
+
+/** Top-level fields in which two configurations differ, after `normalize` drops what is recorded but not chosen. */
+export function topLevelDifferences(saved: Record<string, unknown>, now: Record<string, unknown>, normalize: (c: Record<string, unknown>) => Record<string, unknown>): string[] {
+  const a = normalize(saved);
+  const b = normalize(JSON.parse(JSON.stringify(now)) as Record<string, unknown>);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** One entry of a reproduction's method set. */
+export interface MethodSpec {
+  method: string;
+  configuration?: string;
+}
+
+export function methodLabel(m: MethodSpec): string {
+  return m.configuration ? `${m.method} (${m.configuration})` : m.method;
+}
+
+const SHADES = [' ', '░', '▒', '▓', '█'];
+
+/** A Markdown table of one block's average routing per tag (rows) and expert (columns), shaded. */
+export function heatTable(stats: RoutingStats, block: number, tagWord: string): string[] {
+  const b = stats.blocks.find((x) => x.block === block);
+  if (!b) return [];
+  const head = `| ${tagWord} | ${Array.from({ length: b.numExperts }, (_, e) => `e${e}`).join(' | ')} |`;
+  const sep = `|---|${Array.from({ length: b.numExperts }, () => '---:').join('|')}|`;
+  const lines = b.meanByTag
+    .map((row, t) => ({ row, t }))
+    .filter(({ t }) => b.counts[t] > 0)
+    .map(({ row, t }) => `| ${stats.tagNames[t]} | ${row.map((p) => `${SHADES[Math.min(4, Math.floor(p * 5))]} ${p.toFixed(2)}`).join(' | ')} |`);
+  return [head, sep, ...lines];
+}
+
+/** The first and last routing block's heat table of every run that has routing statistics. */
+export function routingSections(rows: { label: string; routing?: RoutingStats }[], tagWord: string): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    if (!r.routing || r.routing.blocks.length === 0) continue;
+    const blocks = r.routing.blocks.map((b) => b.block);
+    for (const block of [blocks[0], blocks[blocks.length - 1]]) {
+      const b = r.routing.blocks.find((x) => x.block === block)!;
+      out.push(`### ${r.label}, block ${block} (specialisation ${b.specialization.toFixed(2)}, entropy ${b.entropy.toFixed(2)} nats)`, '', ...heatTable(r.routing, block, tagWord), '');
+    }
+  }
+  return out;
+}
