@@ -75,7 +75,8 @@ export function runLabel(method: string, configuration: string): string {
   } catch {
     // unknown method name: label it as recorded
   }
-  return configuration === first && method !== 'dense' ? method : `${method} (${configuration})`;
+  const c = configuration.toLowerCase();
+  return (c === first.toLowerCase() || c === method.toLowerCase()) && method !== 'dense' ? method : `${method} (${configuration})`;
 }
 
 /** Whether `dir` holds a finished run (config.json and results.json). */

@@ -18,6 +18,11 @@
  * notebook helpers then raise an error that ends the cell (and stops "Run
  * all"). A second interrupt goes to tslab as usual (the cell ends at once).
  * Interrupts in other cells reach tslab unchanged.
+ *
+ * Found the hard way: a SIGINT listener added during a cell's synchronous
+ * part (under vm's breakOnSigint) leaves Node's default action installed,
+ * and the next interrupt kills the kernel; `cellSignal` installs its
+ * dispatcher on the next tick, after that part.
  */
 import { currentCellToken } from './display';
 
@@ -47,9 +52,10 @@ function dispatch(signal: string): void {
 
 function install(): void {
   if (originals) return;
-  originals = process.listeners('SIGINT') as ((...a: unknown[]) => void)[];
-  for (const f of originals) process.removeListener('SIGINT', f);
+  originals = (process.listeners('SIGINT') as ((...a: unknown[]) => void)[]).filter((f) => f !== dispatch);
+  // Add first, then remove: the listener count never drops to 0, so Node keeps its signal handler.
   process.on('SIGINT', dispatch);
+  for (const f of originals) process.removeListener('SIGINT', f);
 }
 
 /**
@@ -59,7 +65,12 @@ function install(): void {
  * (or the notebook helpers) as `signal`.
  */
 export function cellSignal(): AbortSignal {
-  install();
+  // Not now: a cell's synchronous part runs under vm's breakOnSigint, which takes tslab's
+  // SIGINT listeners away for its duration and, when it ends, puts Node's default SIGINT
+  // action back over any signal handler created meanwhile — a listener added now would
+  // leave the kernel to be killed by the next interrupt. After the synchronous part, tslab's
+  // listeners are back and a listener added then keeps working.
+  process.nextTick(install);
   const controller = new AbortController();
   entries.push({ controller, cell: currentCellToken() });
   return controller.signal;
