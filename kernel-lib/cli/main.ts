@@ -10,8 +10,9 @@ import { dataCommand } from './commands/data';
 import { forwardCommand } from './commands/forward';
 import { trainCommand } from './commands/train';
 import { reproduceCommand } from './commands/reproduce';
+import { analyzeCommand } from './commands/analyze';
 
-export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand, trainCommand, forwardCommand, reproduceCommand];
+export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand, trainCommand, forwardCommand, reproduceCommand, analyzeCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
