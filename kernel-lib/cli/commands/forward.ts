@@ -1,9 +1,10 @@
 /**
- * `smear forward --setting resnet --method <name> --checkpoint model.safetensors
+ * `smear forward --setting resnet|t5 --method <name> --checkpoint model.safetensors
  *                --input batch.safetensors --out out.safetensors`
  *
  * Eval-mode forward of a checkpoint on one batch, for checking against the
- * reference implementation.
+ * reference implementation. The T5 setting is in ./forward-t5 (its inputs:
+ * input_ids, attention_mask, decoder_input_ids, task_ids, hash_ids). ResNet:
  *   input:  pixel_values  float [B,3,H,W] (NCHW, normalised)
  *           domain_ids    int64 [B]        (needed by tag / skills routing)
  *           hash_ids      int64 [B,R≥8]    (needed by hash routing)
@@ -18,6 +19,7 @@ import { readSafetensors, writeSafetensors } from '../../io/safetensors';
 import type { LoadedTensor, TensorToWrite } from '../../io/safetensors';
 import { loadResNetSafetensors } from '../../models/resnet/checkpoint';
 import type { Command } from '../command';
+import { runT5Forward } from './forward-t5';
 
 function fail(msg: string): never {
   throw new Error(`smear forward: ${msg}`);
@@ -32,9 +34,24 @@ function ids(t: LoadedTensor | undefined, name: string, file: string, rank: numb
   return t.data;
 }
 
-export async function runForward(opts: { setting: string; method?: string; checkpoint: string; input: string; out: string }): Promise<void> {
-  if (opts.setting === 't5') fail("--setting t5 is not implemented yet (only --setting resnet is available)");
-  if (opts.setting !== 'resnet') fail(`--setting: expected 'resnet' (or 't5', not implemented yet), got '${opts.setting}'`);
+export interface ForwardOptions {
+  setting: string;
+  method?: string;
+  checkpoint: string;
+  input: string;
+  out: string;
+  /** T5 only: routing sizes and seed for a checkpoint without routing tensors. */
+  experts?: number;
+  bottleneck?: number;
+  seed?: number;
+}
+
+export async function runForward(opts: ForwardOptions): Promise<void> {
+  if (opts.setting === 't5') return runT5Forward(opts);
+  if (opts.setting !== 'resnet') fail(`--setting: expected 'resnet' or 't5', got '${opts.setting}'`);
+  for (const k of ['experts', 'bottleneck', 'seed'] as const) {
+    if (opts[k] !== undefined) fail(`--${k} applies to --setting t5 only (ResNet sizes are inferred from the checkpoint)`);
+  }
   await initBackend();
   const model = await loadResNetSafetensors(opts.checkpoint, opts.method ? { routing: { method: opts.method } } : {});
   try {
@@ -67,25 +84,50 @@ export const forwardCommand: Command = {
   name: 'forward',
   summary: 'eval-mode forward of a checkpoint on a batch (safetensors in, safetensors out)',
   usage:
-    'smear forward --setting resnet --method <name> --checkpoint model.safetensors --input batch.safetensors --out out.safetensors',
+    'smear forward --setting resnet|t5 --method <name> --checkpoint model.safetensors --input batch.safetensors --out out.safetensors',
   options: {
-    setting: { type: 'string', description: "model setting: 'resnet' ('t5' not implemented yet)", default: 'resnet' },
+    setting: { type: 'string', description: "model setting: 'resnet' or 't5'", default: 'resnet' },
     method: { type: 'string', description: 'routing method (friendly or reference name); default: the checkpoint metadata' },
-    checkpoint: { type: 'string', description: 'model weights (.safetensors, reference state-dict names)' },
-    input: { type: 'string', description: 'batch: pixel_values [B,3,H,W], domain_ids [B], hash_ids [B,R≥8]' },
+    checkpoint: {
+      type: 'string',
+      description: 'model weights (.safetensors, reference state-dict names); t5 also: a Hugging Face folder (config.json + model.safetensors)',
+    },
+    input: {
+      type: 'string',
+      description:
+        'batch. resnet: pixel_values [B,3,H,W], domain_ids [B], hash_ids [B,R≥8]; ' +
+        't5: input_ids [B,S], attention_mask [B,S], decoder_input_ids [B,T], task_ids [B], hash_ids [B,blocks] (int64)',
+    },
     out: { type: 'string', description: 'where to write logits, routing.<k>, expert_index.<k>' },
+    experts: { type: 'string', description: `t5, checkpoint without routing tensors: experts N of the fresh routing blocks (default 8; 1 for dense)` },
+    bottleneck: { type: 'string', description: 't5, checkpoint without routing tensors: adapter bottleneck d (default 24)' },
+    seed: { type: 'string', description: 't5, checkpoint without routing tensors: seed of the fresh routing blocks (default 42)' },
   },
   async run({ values }) {
     const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
     const setting = str('setting') ?? 'resnet';
+    const int = (k: string): number | undefined => {
+      const v = str(k);
+      if (v === undefined) return undefined;
+      if (!/^-?\d+$/.test(v.trim())) fail(`--${k}: expected an integer, got '${v}'`);
+      return Number(v);
+    };
     try {
-      if (setting === 't5') fail("--setting t5 is not implemented yet (only --setting resnet is available)");
       const missing = ['checkpoint', 'input', 'out'].filter((k) => !str(k));
       if (missing.length) {
         process.stderr.write(`smear forward: missing option${missing.length > 1 ? 's' : ''} ${missing.map((k) => `--${k}`).join(', ')}\n`);
         return 2;
       }
-      await runForward({ setting, method: str('method'), checkpoint: str('checkpoint')!, input: str('input')!, out: str('out')! });
+      await runForward({
+        setting,
+        method: str('method'),
+        checkpoint: str('checkpoint')!,
+        input: str('input')!,
+        out: str('out')!,
+        experts: int('experts'),
+        bottleneck: int('bottleneck'),
+        seed: int('seed'),
+      });
       process.stderr.write(`smear forward: wrote ${str('out')}\n`);
       return 0;
     } catch (e) {
