@@ -168,8 +168,16 @@ async function main() {
   const out = values.out as string;
   const existing = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
   const marker = '## ResNet18 training step';
-  const head = existing.includes(marker) ? existing.slice(0, existing.indexOf(marker)) : existing ? `${existing.trimEnd()}\n\n` : '';
-  fs.writeFileSync(out, `${head}${section}`);
+  // Replace this section only; keep what comes before and after it (the routing and T5 sections).
+  let head = existing ? `${existing.trimEnd()}\n\n` : '';
+  let tail = '';
+  if (existing.includes(marker)) {
+    head = existing.slice(0, existing.indexOf(marker));
+    const rest = existing.slice(existing.indexOf(marker) + marker.length);
+    const next = rest.search(/\n## /);
+    tail = next >= 0 ? rest.slice(next) : '';
+  }
+  fs.writeFileSync(out, `${head}${section}${tail}`);
   process.stdout.write(`${section}\nwritten to ${out}\n`);
 }
 

@@ -64,7 +64,10 @@ async function main() {
     const target = tf.tensor3d(dataRng.normal(B * S * C), [B, S, C]);
     const tags = dataRng.uniformInt(B, N);
     const hash = dataRng.uniformInt(B, N);
-    for (const m of methods) {
+    // Build every method's block, warm each up, then time them in interleaved rounds
+    // (round r times every method once), so drift in the machine's speed and
+    // first-use costs (wasm heap growth) do not favour any method.
+    const entries = methods.map((m) => {
       const block = new RoutingBlock({
         method: m.name,
         width: C,
@@ -75,8 +78,7 @@ async function main() {
       });
       const vars = block.namedParams().filter((p) => p.used).map((p) => p.variable);
       const opt = tf.train.adam(1e-3);
-      const rng = new Rng(3);
-      const ctx: RoutingContext = { training: true, rng, tags, hash, temperature: 5 };
+      const ctx: RoutingContext = { training: true, rng: new Rng(3), tags, hash, temperature: 5 };
       const step = () => {
         tf.tidy(() => {
           const { value, grads } = tf.variableGrads(() => {
@@ -88,17 +90,21 @@ async function main() {
           value.dataSync(); // wait for the step
         });
       };
-      for (let i = 0; i < warmup; i++) step();
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) {
+      return { m, block, opt, step, times: [] as number[] };
+    });
+    for (const e of entries) for (let i = 0; i < warmup; i++) e.step();
+    for (let r = 0; r < runs; r++) {
+      for (const e of entries) {
         const t0 = process.hrtime.bigint();
-        step();
-        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        e.step();
+        e.times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
-      rows.push({ method: m.name, ms: median(times), min: Math.min(...times), params: block.trainableParameterCount() });
-      process.stderr.write(`${shape.key} ${m.name.padEnd(10)} median ${median(times).toFixed(1)} ms\n`);
-      opt.dispose();
-      block.dispose();
+    }
+    for (const e of entries) {
+      rows.push({ method: e.m.name, ms: median(e.times), min: Math.min(...e.times), params: e.block.trainableParameterCount() });
+      process.stderr.write(`${shape.key} ${e.m.name.padEnd(10)} median ${median(e.times).toFixed(1)} ms\n`);
+      e.opt.dispose();
+      e.block.dispose();
     }
     tf.dispose([x, target]);
     results.push({ shape, rows });
@@ -110,8 +116,9 @@ async function main() {
     '# Routing-block benchmark',
     '',
     'One routing block’s training step (forward + backward + Adam update) per method; median of',
-    `${runs} runs after ${warmup} warm-up steps. Ratios are to \`dense\` (one adapter, “1× compute”) measured`,
-    'in the same run. AdaMix is timed for one pass (its training runs the model twice per step).',
+    `${runs} rounds after ${warmup} warm-up steps, each round timing every method once (interleaved). Ratios are`,
+    'to `dense` (one adapter, “1× compute”) measured in the same run. AdaMix is timed for one pass (its',
+    'training runs the model twice per step).',
     '',
     `- date: ${date}`,
     `- machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}`,
@@ -132,10 +139,10 @@ async function main() {
     lines.push('');
   }
   const text = lines.join('\n');
-  // Keep the ResNet section written by bench/resnet.bench.ts, if any.
-  const marker = '## ResNet18 training step';
+  // Keep the sections other benchmarks write (ResNet, T5) after this one.
   const prev = fs.existsSync(values.out as string) ? fs.readFileSync(values.out as string, 'utf8') : '';
-  const tail = prev.includes(marker) ? `\n${prev.slice(prev.indexOf(marker))}` : '';
+  const starts = ['## ResNet18 training step', '## T5 training step'].map((m) => prev.indexOf(m)).filter((i) => i >= 0);
+  const tail = starts.length ? `\n${prev.slice(Math.min(...starts))}` : '';
   fs.writeFileSync(values.out as string, `${text}${tail}`);
   process.stdout.write(`${text}\nwritten to ${values.out}\n`);
 }

@@ -499,10 +499,10 @@ describe('smear forward (end to end)', () => {
     });
   }
 
-  it('--setting t5 says not implemented yet; bad inputs are named', async () => {
+  it('bad inputs are named (also on the --setting t5 path)', async () => {
     let r = await captureStderr(() => forwardCommand.run({ values: { setting: 't5', checkpoint: 'x', input: 'y', out: 'z' }, positionals: [] }));
     assert.equal(r.code, 1);
-    assert.match(r.err, /--setting t5 is not implemented yet/);
+    assert.match(r.err, /--checkpoint x: no such file or folder/);
     r = await captureStderr(() => forwardCommand.run({ values: { setting: 'resnet' }, positionals: [] }));
     assert.equal(r.code, 2);
     assert.match(r.err, /missing options --checkpoint, --input, --out/);
