@@ -15,6 +15,43 @@ function num(values: Record<string, unknown>, key: string): number | undefined {
   return n;
 }
 
+/** Options both settings take: method, profile, configuration, sizes, run folder. */
+function commonOverrides(values: Record<string, unknown>) {
+  if (!values.method) throw new Error('option --method is required (see `smear methods`)');
+  return {
+    method: values.method as string,
+    profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper',
+    ...(values.configuration ? { configuration: values.configuration as string } : {}),
+    ...(num(values, 'experts') !== undefined ? { numExperts: num(values, 'experts') } : {}),
+    ...(num(values, 'bottleneck') !== undefined ? { bottleneck: num(values, 'bottleneck') } : {}),
+    ...(values['run-dir'] ? { runDir: path.resolve(values['run-dir'] as string) } : {}),
+  };
+}
+
+/** Training options given on the command line (`[configKey, --option]`), as a partial `train` block. */
+function trainOverrides(values: Record<string, unknown>, keys: [string, string][]): Record<string, number> {
+  const common: [string, string][] = [
+    ['maxSteps', 'steps'],
+    ['batchSize', 'batch-size'],
+    ['evalEvery', 'eval-every'],
+    ['lr', 'lr'],
+    ['seed', 'seed'],
+  ];
+  const out: Record<string, number> = {};
+  for (const [key, option] of [...common, ...keys]) {
+    const v = num(values, option);
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** The message for a run stopped by Ctrl-C (exit code 130), or null when it finished. */
+function stopped(result: { status: string; step: number }, runDir: string): number | null {
+  if (result.status !== 'aborted') return null;
+  process.stdout.write(`stopped at step ${result.step}; resume with: smear train ... --resume (run folder ${runDir})\n`);
+  return 130;
+}
+
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train and test one routing method (ResNet-DomainNet or T5-GLUE)',
@@ -51,39 +88,21 @@ export const trainCommand: Command = {
     const setting = (values.setting as string | undefined) ?? 'resnet';
     if (setting === 't5') return runT5(values);
     if (setting !== 'resnet') throw new Error(`option --setting: expected 'resnet' or 't5', got '${setting}'`);
-    if (!values.method) throw new Error('option --method is required (see `smear methods`)');
     const imageSize = num(values, 'image-size');
     const overrides: ResNetRunOverrides & { method: string } = {
-      method: values.method as string,
-      profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper',
-      ...(values.configuration ? { configuration: values.configuration as string } : {}),
-      ...(num(values, 'experts') !== undefined ? { numExperts: num(values, 'experts') } : {}),
-      ...(num(values, 'bottleneck') !== undefined ? { bottleneck: num(values, 'bottleneck') } : {}),
-      ...(values['run-dir'] ? { runDir: path.resolve(values['run-dir'] as string) } : {}),
+      ...commonOverrides(values),
       data: {
         ...(values.data ? { root: path.resolve(values.data as string) } : {}),
         ...(imageSize !== undefined ? { imageSize, resize: Math.round((imageSize * 256) / 224) } : {}),
         ...(num(values, 'workers') !== undefined ? { workers: num(values, 'workers') } : {}),
       },
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
-      train: Object.fromEntries(
-        (
-          [
-            ['maxSteps', num(values, 'steps')],
-            ['batchSize', num(values, 'batch-size')],
-            ['evalEvery', num(values, 'eval-every')],
-            ['lr', num(values, 'lr')],
-            ['seed', num(values, 'seed')],
-          ] as [string, number | undefined][]
-        ).filter(([, v]) => v !== undefined),
-      ),
+      train: trainOverrides(values, []),
     };
     const r = await trainResNet(overrides, { resume: !!values.resume, signal: interruptSignal() });
     const res = r.result;
-    if (res.status === 'aborted') {
-      process.stdout.write(`stopped at step ${res.step}; resume with: smear train ... --resume (run folder ${r.config.runDir})\n`);
-      return 130;
-    }
+    const code = stopped(res, r.config.runDir);
+    if (code !== null) return code;
     const acc = res.test?.metrics.accuracy as number;
     process.stdout.write(
       `${r.config.method} (${r.config.configuration}): test accuracy ${(100 * acc).toFixed(2)}% ` +
@@ -95,19 +114,12 @@ export const trainCommand: Command = {
 
 /** `smear train --setting t5`. */
 async function runT5(values: Record<string, unknown>): Promise<number> {
-  if (!values.method) throw new Error('option --method is required (see `smear methods`)');
   for (const k of ['weights', 'image-size', 'workers']) {
     if (values[k] !== undefined) throw new Error(`option --${k} applies to --setting resnet; the T5 setting takes --model, --tokenizer, --data`);
   }
-  const profile = ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper';
   const maxLength = num(values, 'max-length');
   const overrides: T5RunOverrides & { method: string } = {
-    method: values.method as string,
-    profile,
-    ...(values.configuration ? { configuration: values.configuration as string } : {}),
-    ...(num(values, 'experts') !== undefined ? { numExperts: num(values, 'experts') } : {}),
-    ...(num(values, 'bottleneck') !== undefined ? { bottleneck: num(values, 'bottleneck') } : {}),
-    ...(values['run-dir'] ? { runDir: path.resolve(values['run-dir'] as string) } : {}),
+    ...commonOverrides(values),
     data: {
       ...(values.data ? { root: path.resolve(values.data as string) } : {}),
       ...(maxLength !== undefined ? { maxInputLength: maxLength } : {}),
@@ -116,27 +128,16 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
       ...(values.model ? { path: path.resolve(values.model as string) } : {}),
       ...(values.tokenizer ? { tokenizer: values.tokenizer === 'byte' ? 'byte' : path.resolve(values.tokenizer as string) } : {}),
     },
-    train: Object.fromEntries(
-      (
-        [
-          ['maxSteps', num(values, 'steps')],
-          ['batchSize', num(values, 'batch-size')],
-          ['evalEvery', num(values, 'eval-every')],
-          ['lr', num(values, 'lr')],
-          ['warmupSteps', num(values, 'warmup')],
-          ['maxValidExamples', num(values, 'max-eval-examples')],
-          ['maxTestExamples', num(values, 'max-eval-examples')],
-          ['seed', num(values, 'seed')],
-        ] as [string, number | undefined][]
-      ).filter(([, v]) => v !== undefined),
-    ),
+    train: trainOverrides(values, [
+      ['warmupSteps', 'warmup'],
+      ['maxValidExamples', 'max-eval-examples'],
+      ['maxTestExamples', 'max-eval-examples'],
+    ]),
   };
   const r = await trainT5(overrides, { resume: !!values.resume, signal: interruptSignal() });
   const res = r.result;
-  if (res.status === 'aborted') {
-    process.stdout.write(`stopped at step ${res.step}; resume with: smear train ... --resume (run folder ${r.config.runDir})\n`);
-    return 130;
-  }
+  const code = stopped(res, r.config.runDir);
+  if (code !== null) return code;
   const m = res.test?.metrics as { glue_average: number; task_mean: number };
   process.stdout.write(
     `${r.config.method} (${r.config.configuration}): test GLUE average ${m.glue_average.toFixed(2)} (11 metric values), 8-task mean ${m.task_mean.toFixed(2)} ` +
