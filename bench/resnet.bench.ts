@@ -8,15 +8,14 @@
  *   npm run bench:resnet
  *   npm run bench:resnet -- --shapes 64 --methods smear,dense --runs 3
  */
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { spawnSync } from 'child_process';
 import { initBackend, tf, METHODS, Rng } from '../kernel-lib';
 import { RoutedResNet } from '../kernel-lib/models/resnet/resnet';
 import { Optimizer } from '../kernel-lib/train/optimizer';
 import { totalAuxLoss } from '../kernel-lib/routing/aux';
+import { median, runChild, writeSection } from './harness';
 
 interface Shape {
   key: string;
@@ -33,11 +32,6 @@ const REFERENCE_SECONDS: Record<string, Record<string, number>> = {
   '224': { smear: 1.6, dense: 1.5, topk: 1.65, ensemble: 4.2 },
 };
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function buildStep(method: string, shape: Shape) {
   const model = new RoutedResNet({ numClasses: 345, routing: { method, numExperts: method === 'dense' ? 1 : 6, bottleneck: 32 }, seed: 1 });
@@ -95,13 +89,9 @@ async function child(method: string, shapeKey: string, runs: number, warmup: num
 }
 
 function measure(method: string, shape: Shape, runs: number, warmup: number, profile = false) {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', __filename, '--child', method, '--shapes', shape.key, '--runs', String(runs), '--warmup', String(warmup), ...(profile ? ['--profile'] : [])],
-    { encoding: 'utf8', env: { ...process.env, SMEAR_QUIET: '1' }, maxBuffer: 1 << 26 },
-  );
-  if (r.status !== 0) return { error: (r.stderr || '').split('\n').find((l) => /Error|Aborted/.test(l)) ?? `exit ${r.status}` };
-  return JSON.parse(r.stdout) as { seconds: number; params: number; kernels: [string, number][] };
+  return runChild<{ seconds: number; params: number; kernels: [string, number][] }>(__filename, [
+    '--child', method, '--shapes', shape.key, '--runs', String(runs), '--warmup', String(warmup), ...(profile ? ['--profile'] : []),
+  ]);
 }
 
 async function main() {
@@ -166,18 +156,7 @@ async function main() {
   }
   const section = lines.join('\n');
   const out = values.out as string;
-  const existing = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
-  const marker = '## ResNet18 training step';
-  // Replace this section only; keep what comes before and after it (the routing and T5 sections).
-  let head = existing ? `${existing.trimEnd()}\n\n` : '';
-  let tail = '';
-  if (existing.includes(marker)) {
-    head = existing.slice(0, existing.indexOf(marker));
-    const rest = existing.slice(existing.indexOf(marker) + marker.length);
-    const next = rest.search(/\n## /);
-    tail = next >= 0 ? rest.slice(next) : '';
-  }
-  fs.writeFileSync(out, `${head}${section}${tail}`);
+  writeSection(out, '## ResNet18 training step', section);
   process.stdout.write(`${section}\nwritten to ${out}\n`);
 }
 

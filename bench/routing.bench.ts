@@ -15,6 +15,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { initBackend, tf, RoutingBlock, METHODS, Rng, totalAuxLoss } from '../kernel-lib';
 import type { RoutingContext } from '../kernel-lib';
+import { median } from './harness';
 
 interface Shape {
   key: string;
@@ -32,11 +33,6 @@ const SHAPES: Shape[] = [
   { key: 'resnet', label: 'ResNet layer3 block (C=256, d=32, N=6, S=196, B=32)', B: 32, S: 196, C: 256, d: 32, N: 6, postLayerNorm: false },
 ];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function main() {
   const { values } = parseArgs({

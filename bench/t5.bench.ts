@@ -27,11 +27,9 @@
  *   node --import tsx bench/t5.bench.ts
  *   node --import tsx bench/t5.bench.ts --methods smear,dense --runs 1 --configs tiny
  */
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { spawnSync } from 'child_process';
 import { initBackend, tf, METHODS, Rng } from '../kernel-lib';
 import { RoutedT5, type T5Inputs } from '../kernel-lib/models/t5/model';
 import { Optimizer } from '../kernel-lib/train/optimizer';
@@ -40,6 +38,7 @@ import { getMethod } from '../kernel-lib/routing/registry';
 import { reinforceLosses } from '../kernel-lib/routing/methods/reinforce';
 import { adamixConsistency } from '../kernel-lib/routing/methods/adamix';
 import { labelSmoothedLoss } from '../kernel-lib/settings/t5/task';
+import { median, runChild, writeSection } from './harness';
 
 interface BenchConfig {
   key: string;
@@ -69,11 +68,6 @@ const CONFIGS: BenchConfig[] = [
 const DECODE_TOKENS = 8;
 const MARKER = '## T5 training step';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function buildModel(method: string, cfg: BenchConfig): RoutedT5 {
   const dense = getMethod(method).kind === 'dense';
@@ -180,23 +174,11 @@ async function child(method: string, cfgKey: string, runs: number, warmup: numbe
 }
 
 function measure(method: string, cfg: BenchConfig, runs: number, warmup: number, decodeRuns: number): ChildResult | { error: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', __filename, '--child', method, '--configs', cfg.key, '--runs', String(runs), '--warmup', String(warmup), '--decode-runs', String(decodeRuns)],
-    { encoding: 'utf8', env: { ...process.env, SMEAR_QUIET: '1' }, maxBuffer: 1 << 26 },
-  );
-  if (r.status !== 0) return { error: (r.stderr || '').split('\n').find((l) => /Error|Aborted|memory/i.test(l))?.trim() ?? `exit ${r.status}` };
-  return JSON.parse(r.stdout) as ChildResult;
+  return runChild<ChildResult>(__filename, [
+    '--child', method, '--configs', cfg.key, '--runs', String(runs), '--warmup', String(warmup), '--decode-runs', String(decodeRuns),
+  ]);
 }
 
-/** Replace the `## T5 training step` section (up to the next `## ` heading or the end) or append it. */
-function replaceSection(existing: string, section: string): string {
-  const at = existing.indexOf(MARKER);
-  if (at < 0) return existing.trim() ? `${existing.trimEnd()}\n\n${section}` : section;
-  const next = existing.indexOf('\n## ', at + MARKER.length);
-  const tail = next < 0 ? '' : `\n${existing.slice(next + 1)}`;
-  return `${existing.slice(0, at)}${section}${tail}`;
-}
 
 async function main() {
   const { values } = parseArgs({
@@ -279,8 +261,7 @@ async function main() {
   }
   const section = lines.join('\n');
   const out = values.out as string;
-  const existing = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
-  fs.writeFileSync(out, replaceSection(existing, section));
+  writeSection(out, MARKER, section);
   process.stdout.write(`${section}\nwritten to ${out}\n`);
 }
 
