@@ -64,399 +64,52 @@ import { getMethod } from '../../routing/registry';
 import { positionMean } from '../../routing/ops';
 import type { AuxLoss, RoutingBlockConfig, RoutingRecord } from '../../routing/types';
 import { resolveT5Config, type T5Config } from './config';
+import {
+  DECODER_START_TOKEN_ID,
+  EOS_TOKEN_ID,
+  PAD_TOKEN_ID,
+  SELF_MASK_VALUE,
+  CROSS_MASK_VALUE,
+  RTE_TASK_ID,
+  MNLI_TASK_ID,
+  CROSS_TABLE_KEY,
+  type T5RoutingConfig,
+  type RoutedT5Options,
+  type T5Inputs,
+  type T5Context,
+  type T5Output,
+  type T5EncoderOutput,
+  type GenerateOptions,
+  type GenerateOutput,
+  type TrainableParam,
+  type SublayerKind,
+  type T5Sublayer,
+  type AttentionWeights,
+  type FfWeights,
+  type EncoderBlock,
+  type DecoderBlock,
+} from './types';
+import {
+  relativePositionBuckets,
+  rmsNorm,
+  geluNew,
+  frozenMatMul,
+  shapeStr,
+  toIds2D,
+  batchOf,
+  dropout,
+  frozenGather,
+  type Ids2D,
+  type Prepared,
+  type Drop,
+  type RouteOut,
+  type DecoderCache,
+} from './layers';
 
-// ------------------------------------------------------------------ constants
-
-/** Decoder start token (= pad), EOS and pad ids of the T5 vocabulary. */
-export const DECODER_START_TOKEN_ID = 0;
-export const EOS_TOKEN_ID = 1;
-export const PAD_TOKEN_ID = 0;
-/** LayerNorm eps of the routing blocks' LN_post (torch.nn.LayerNorm default). */
-export const POST_LN_EPS = 1e-5;
-/** Additive mask values of transformers 3.5 in fp32: self-attention (extended mask) and cross-attention (inverted mask). */
-export const SELF_MASK_VALUE = -1e4;
-export const CROSS_MASK_VALUE = -1e9;
-/** GLUE task order of the reference (`tasks`): rte=0 … mnli=5 …; tag routing's RTE→MNLI sharing uses these. */
-export const RTE_TASK_ID = 0;
-export const MNLI_TASK_ID = 5;
-/** HF name of the transformers-3.5 cross-attention relative-position table. */
-export const CROSS_TABLE_KEY = 'decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight';
-
-// ------------------------------------------------------------------ public types
-
-/** Routing options shared by the blocks (RoutingBlockConfig without what the model sets itself). */
-export type T5RoutingConfig = Omit<RoutingBlockConfig, 'width' | 'name' | 'init' | 'postLayerNorm' | 'tagToExpert' | 'maskedMean'>;
-
-export interface RoutedT5Options {
-  /** Backbone: a preset name ('t5-v1_1-base', 't5-tiny', 't5-test'), a config, or a partial config on a `preset`. */
-  config: string | (Partial<T5Config> & { preset?: string });
-  /** Routing method and sizes; numExperts default 8, bottleneck default d_model/32 (24 for base), numTags default 8 (tag routing: numExperts). */
-  routing: T5RoutingConfig;
-  /** Padding-masked means for the router inputs (encoder own means and the decoder's encoder mean). Default false (reference). */
-  maskedRouterMean?: boolean;
-  /** Tag routing: RTE (task 0) uses MNLI's expert (5) in encoder blocks only (the README's Tag run). Default false. */
-  sameRteMnliInEncoder?: boolean;
-  /** Cross-attention relative-position table when no checkpoint provides one. Default 'none'. */
-  crossAttentionBias?: 'none' | 'random';
-  /**
-   * Std of the 'random' cross-attention table. Default 1: torch's nn.Embedding
-   * init N(0, 1). transformers 3.5's `_init_weights` would give
-   * N(0, (factor·d_model^-0.5)²) (factor = initializer_factor = 1), but only to
-   * modules that are instances of transformers' own `T5Attention`; the
-   * reference's custom modeling_t5_v1_1.py defines its own `T5Attention`
-   * class, so that branch never runs for it and the missing table keeps
-   * nn.Embedding's default. Pass `d_model ** -0.5` for the `_init_weights` value.
-   */
-  crossAttentionBiasStd?: number;
-  /** Backbone initialisation: 'random' (HF T5 init formulas, seeded) or 'zeros' (to be loaded). Default 'random'. */
-  backboneInit?: 'random' | 'zeros';
-  /** Seed of every initialisation. Default 42. */
-  seed?: number;
-}
-
-/** Token ids or a 0/1 mask, [B,L]: a tensor, nested arrays, or a flat row-major array (with `batchSize`). */
-export type IdsInput = tf.Tensor2D | number[][] | Int32Array | Float32Array | number[];
-
-export interface T5Inputs {
-  /** Source token ids [B,S]. */
-  inputIds: IdsInput;
-  /** Source mask [B,S], 1 = token, 0 = padding. Default all ones. */
-  attentionMask?: IdsInput;
-  /** Decoder input ids [B,T] (start token 0 then the shifted labels). Required by `forward`. */
-  decoderInputIds?: IdsInput;
-  /** B, needed only when every id input is a flat array. */
-  batchSize?: number;
-  /** Task id per example [B] (tag and skills routing). */
-  taskIds?: Int32Array | number[];
-  /** Hash labels [B,R] row-major (R ≥ number of routing blocks); block k reads column k. */
-  hashIds?: Int32Array | number[] | tf.Tensor2D;
-}
-
-export interface T5Context {
-  training: boolean;
-  /** Required in training when dropout or the routing method draws randomness. */
-  rng?: Rng;
-  /** ST-Gumbel temperature. */
-  temperature?: number;
-}
-
-export interface T5Output {
-  /** [B,T,V]. */
-  logits: tf.Tensor3D;
-  /** One record per routing block, in router order (encoder 0..2L_enc−1, then decoder). */
-  records: RoutingRecord[];
-  /** Block auxiliary losses (add weight·value). */
-  aux: AuxLoss[];
-}
-
-export interface T5EncoderOutput {
-  /** Final encoder output E [B,S,C] (after the final RMSNorm and dropout). */
-  hidden: tf.Tensor3D;
-  /** The decoder routers' input: mean of E over source positions [B,C]. */
-  routerInput: tf.Tensor2D;
-  /** Records of the encoder routing blocks (router order). */
-  records: RoutingRecord[];
-  aux: AuxLoss[];
-}
-
-export interface GenerateOptions {
-  /** Maximum number of generated tokens (the decoder start token not counted). */
-  maxLength: number;
-  /** Incremental decoding with a key/value cache. Default true; false recomputes the decoder over the prefix each step. */
-  useCache?: boolean;
-  /** Also return each step's logits [B,L,V]. Default false. */
-  returnLogits?: boolean;
-}
-
-export interface GenerateOutput {
-  /** Generated ids [B·L] row-major (start token excluded; pad 0 after EOS). */
-  sequences: Int32Array;
-  shape: [number, number];
-  /** Per-step logits [B,L,V] when `returnLogits`. */
-  logits?: tf.Tensor3D;
-}
-
-export interface TrainableParam {
-  name: string;
-  variable: tf.Variable;
-  lrScale: number;
-}
-
-export type SublayerKind = 'self' | 'cross' | 'ff';
-
-/** One routing insertion point. */
-export interface T5Sublayer {
-  /** Router index (hash column). */
-  index: number;
-  stack: 'encoder' | 'decoder';
-  block: number;
-  kind: SublayerKind;
-  /** HF module prefix, e.g. `decoder.block.3.layer.1`. */
-  prefix: string;
-  /** RMSNorm gain [C] (`${prefix}.layer_norm.weight`), trainable. */
-  norm: tf.Variable;
-  routing: RoutingBlock;
-}
-
-export interface AttentionWeights {
-  q: tf.Variable; // [C,H·K]
-  k: tf.Variable; // [C,H·K]
-  v: tf.Variable; // [C,H·K]
-  o: tf.Variable; // [H·K,C]
-}
-
-export interface FfWeights {
-  wi0: tf.Variable; // [C,F]
-  wi1: tf.Variable; // [C,F]
-  wo: tf.Variable; // [F,C]
-}
-
-export interface EncoderBlock {
-  attn: AttentionWeights;
-  ff: FfWeights;
-  sublayers: [T5Sublayer, T5Sublayer];
-}
-
-export interface DecoderBlock {
-  attn: AttentionWeights;
-  cross: AttentionWeights;
-  ff: FfWeights;
-  sublayers: [T5Sublayer, T5Sublayer, T5Sublayer];
-}
-
-// ------------------------------------------------------------------ functions
-
-/**
- * HF T5's `_relative_position_bucket` for one relative position
- * (memory position − query position). Bidirectional: half the buckets for
- * keys after the query; causal: positive positions (future keys) map to 0.
- * Half of the remaining buckets are exact, the rest logarithmic up to
- * `maxDistance`. The logarithm is evaluated in float32 as torch does.
- */
-export function relativePositionBucket(relativePosition: number, bidirectional: boolean, numBuckets = 32, maxDistance = 128): number {
-  let ret = 0;
-  let n = -relativePosition;
-  let nb = numBuckets;
-  if (bidirectional) {
-    nb = Math.floor(nb / 2);
-    if (n < 0) ret += nb;
-    n = Math.abs(n);
-  } else {
-    n = Math.max(n, 0);
-  }
-  const maxExact = Math.floor(nb / 2);
-  if (n < maxExact) return ret + n;
-  const f = Math.fround;
-  const ratio = f(f(Math.log(f(n / maxExact))) / Math.log(maxDistance / maxExact));
-  const large = maxExact + Math.trunc(f(ratio * (nb - maxExact)));
-  return ret + Math.min(large, nb - 1);
-}
-
-/** Buckets [Tq·Tk] for query positions qStart..qStart+Tq−1 and key positions 0..Tk−1. */
-export function relativePositionBuckets(
-  qStart: number,
-  qLen: number,
-  kLen: number,
-  bidirectional: boolean,
-  numBuckets: number,
-  maxDistance: number,
-): Int32Array {
-  const out = new Int32Array(qLen * kLen);
-  for (let i = 0; i < qLen; i++) {
-    for (let j = 0; j < kLen; j++) out[i * kLen + j] = relativePositionBucket(j - (qStart + i), bidirectional, numBuckets, maxDistance);
-  }
-  return out;
-}
-
-/** T5LayerNorm: x · rsqrt(mean(x²) + eps) · w over the last axis. */
-export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
-  return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), weight) as T);
-}
-
-/** gelu_new: 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))), as plain differentiable ops. */
-export function geluNewReference<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))) as T;
-  });
-}
-
-const geluNewOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const x = args[0] as tf.Tensor;
-  (args[1] as tf.GradSaveFunc)([x]);
-  return {
-    value: geluNewReference(x),
-    // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·sqrt(2/π)·(1 + 3·0.044715·x²),  t = tanh(sqrt(2/π)·(x + 0.044715·x³))
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-      tf.tidy(() => {
-        const xs = saved[0];
-        const x2 = tf.square(xs);
-        const a = Math.sqrt(2 / Math.PI);
-        const t = tf.tanh(tf.mul(a, tf.mul(xs, tf.add(1, tf.mul(0.044715, x2)))));
-        const d1 = tf.mul(0.5, tf.add(1, t));
-        const d2 = tf.mul(tf.mul(tf.mul(0.5 * a, xs), tf.sub(1, tf.square(t))), tf.add(1, tf.mul(3 * 0.044715, x2)));
-        return tf.mul(dy as tf.Tensor, tf.add(d1, d2));
-      }),
-  };
-});
-
-/**
- * gelu_new (tanh approximation), with a hand-written gradient that keeps only x
- * on the tape (the op chain would keep ~6 tensors of x's size).
- */
-export function geluNew<T extends tf.Tensor>(x: T): T {
-  return geluNewOp(x) as T;
-}
-
-// ------------------------------------------------------------------ helpers
+export * from './types';
 
 let modelCounter = 0;
-
-function shapeStr(s: readonly number[]): string {
-  return `[${s.join(',')}]`;
-}
-
-interface Ids2D {
-  data: Int32Array;
-  rows: number;
-  cols: number;
-}
-
-function isFlat(x: unknown): x is Int32Array | Float32Array | number[] {
-  return x instanceof Int32Array || x instanceof Float32Array || (Array.isArray(x) && (x.length === 0 || !Array.isArray(x[0])));
-}
-
-/** Convert an id/mask input to row-major data, validating values. */
-function toIds2D(x: IdsInput, what: string, batch: number | undefined, kind: 'ids' | 'mask', vocab: number): Ids2D {
-  let data: Int32Array;
-  let rows: number;
-  let cols: number;
-  if (x instanceof tf.Tensor) {
-    if (x.rank !== 2) throw new Error(`${what}: expected shape [B,L], got ${shapeStr(x.shape)}`);
-    [rows, cols] = x.shape;
-    const vals = x.dataSync();
-    data = new Int32Array(vals.length);
-    for (let i = 0; i < vals.length; i++) {
-      if (!Number.isInteger(vals[i])) throw new Error(`${what}[${i}]: expected an integer, got ${vals[i]}`);
-      data[i] = vals[i];
-    }
-  } else if (Array.isArray(x) && x.length > 0 && Array.isArray(x[0])) {
-    const nested = x as number[][];
-    rows = nested.length;
-    cols = nested[0].length;
-    data = new Int32Array(rows * cols);
-    nested.forEach((row, r) => {
-      if (!Array.isArray(row) || row.length !== cols) {
-        throw new Error(`${what}: expected a rectangular [B,L] array; row ${r} has ${Array.isArray(row) ? row.length : 'no'} entries, row 0 has ${cols}`);
-      }
-      row.forEach((v, c) => {
-        if (!Number.isInteger(v)) throw new Error(`${what}[${r}][${c}]: expected an integer, got ${v}`);
-        data[r * cols + c] = v;
-      });
-    });
-  } else if (isFlat(x)) {
-    if (batch === undefined) {
-      throw new Error(`${what}: a flat array needs inputs.batchSize (or pass a tf.Tensor2D / number[][] of shape [B,L])`);
-    }
-    if (x.length % batch !== 0) throw new Error(`${what}: ${x.length} values do not form [${batch},L] rows`);
-    rows = batch;
-    cols = x.length / batch;
-    data = new Int32Array(x.length);
-    for (let i = 0; i < x.length; i++) {
-      if (!Number.isInteger(x[i])) throw new Error(`${what}[${i}]: expected an integer, got ${x[i]}`);
-      data[i] = x[i];
-    }
-  } else {
-    throw new Error(`${what}: expected a tf.Tensor2D, number[][] or a flat Int32Array, got ${typeof x}`);
-  }
-  if (rows < 1 || cols < 1) throw new Error(`${what}: empty input, shape [${rows},${cols}]`);
-  if (batch !== undefined && rows !== batch) throw new Error(`${what}: expected ${batch} rows (batch size), got ${rows}`);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (kind === 'ids' ? v < 0 || v >= vocab : v !== 0 && v !== 1) {
-      throw new Error(
-        `${what}[${Math.floor(i / cols)}][${i % cols}]: expected ${kind === 'ids' ? `a token id in [0, ${vocab})` : '0 or 1'}, got ${v}`,
-      );
-    }
-  }
-  return { data, rows, cols };
-}
-
-function batchOf(x: IdsInput | undefined): number | undefined {
-  if (x instanceof tf.Tensor) return x.rank >= 1 ? x.shape[0] : undefined;
-  if (Array.isArray(x) && x.length > 0 && Array.isArray(x[0])) return x.length;
-  return undefined;
-}
-
-interface Prepared {
-  b: number;
-  ids: Ids2D;
-  mask: Ids2D;
-  dec?: Ids2D;
-  taskIds?: Int32Array;
-  /** Hash column per router index. */
-  hashCols?: Int32Array[];
-}
-
-/** Draw-and-apply dropout from the model's randomness contract. */
-interface Drop {
-  training: boolean;
-  rate: number;
-  rng?: Rng;
-}
-
-function dropout<T extends tf.Tensor>(x: T, d: Drop): T {
-  if (!d.training || d.rate === 0) return x;
-  if (!d.rng) throw new Error('ctx.rng: T5 dropout in training mode needs a seeded generator; pass { training: true, rng: new Rng(seed) }');
-  const u = d.rng.uniform(x.size);
-  const scale = 1 / (1 - d.rate);
-  const m = new Float32Array(x.size);
-  for (let i = 0; i < m.length; i++) m[i] = u[i] < d.rate ? 0 : scale;
-  const mask = tf.tensor(m, x.shape, 'float32');
-  // x·mask with only the mask on the tape (tf.mul would keep x too).
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    (args[1] as tf.GradSaveFunc)([mask]);
-    return { value: tf.mul(args[0] as tf.Tensor, mask), gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, saved[0]) };
-  });
-  return f(x) as T;
-}
-
-/**
- * x [M,K] · W [K,N] for a FROZEN weight W. Same value as tf.matMul, but as a
- * customGrad: the tape keeps neither W nor x (tfjs's engine otherwise clones every
- * saved kernel input, and on wasm a clone is a copy: one extra copy of every T5
- * weight per taped forward, ~1 GB for the base model). Gradient: dx = dy · Wᵀ.
- */
-export function frozenMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: tf.matMul(args[0] as tf.Tensor2D, w),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, w, false, true),
-  }));
-  return f(x) as tf.Tensor2D;
-}
-
-/** Rows of a FROZEN table [V,C] (embedding lookup) without the tape cloning the table; no gradient. */
-function frozenGather(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: tf.gather(table, args[0] as tf.Tensor1D),
-    gradFunc: () => tf.zerosLike(args[0] as tf.Tensor),
-  }));
-  return f(ids) as tf.Tensor2D;
-}
-
-interface RouteOut {
-  h: tf.Tensor3D;
-  record: RoutingRecord;
-  aux: AuxLoss[];
-}
-
-/** Per-layer decoder key/value cache (self-attention grows; cross-attention fixed). */
-interface DecoderCache {
-  selfK: tf.Tensor3D[]; // [B·H,t,K]
-  selfV: tf.Tensor3D[];
-  crossK: tf.Tensor3D[]; // [B·H,S,K]
-  crossV: tf.Tensor3D[];
-}
+export { relativePositionBucket, relativePositionBuckets, rmsNorm, geluNewReference, geluNew, frozenMatMul } from './layers';
 
 // ------------------------------------------------------------------ model
 
@@ -1088,3 +741,4 @@ export class RoutedT5 {
     for (const v of this.variables().values()) v.dispose();
   }
 }
+
