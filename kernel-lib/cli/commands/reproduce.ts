@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { Command } from '../command';
 import { reproduceResNet, RESNET_METHOD_SET } from '../../settings/resnet/reproduce';
 import { reproduceT5, T5_METHOD_SET } from '../../settings/t5/reproduce';
-import { REPO_ROOT } from '../../settings/resnet/config';
+import { REPO_ROOT } from '../../settings/common';
 import { interruptSignal } from '../interrupt';
 
 export const reproduceCommand: Command = {
@@ -38,53 +38,70 @@ export const reproduceCommand: Command = {
   },
 };
 
+/** The --methods subset of a setting's method set; null when it names none of them and the setting was not asked for. */
+function pickMethods<M extends { method: string }>(values: Record<string, unknown>, set: M[], setName: string, explicit: boolean): M[] | undefined | null {
+  if (!values.methods) return undefined;
+  const wanted = (values.methods as string).split(',').map((s) => s.trim());
+  const methods = set.filter((m) => wanted.includes(m.method));
+  if (methods.length > 0) return methods;
+  if (!explicit) return null;
+  throw new Error(`option --methods: none of ${wanted.join(', ')} is in the ${setName} method set`);
+}
+
+function common(values: Record<string, unknown>) {
+  const steps = values.steps !== undefined ? Number(values.steps) : undefined;
+  return {
+    profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper',
+    force: !!values.force,
+    data: values.data ? { root: path.resolve(values.data as string) } : {},
+    train: steps !== undefined ? { maxSteps: steps } : {},
+  };
+}
+
+function printRuns(lines: string[], resultsFile: string, runDirs: string[]): void {
+  process.stdout.write(`\n${lines.join('\n')}\n\n`);
+  process.stdout.write(`results: ${path.relative(REPO_ROOT, resultsFile)}\nruns:    ${runDirs.map((d) => path.relative(REPO_ROOT, d)).join(', ')}\n`);
+}
+
 async function reproduceT5Command(values: Record<string, unknown>, signal: AbortSignal, explicit: boolean): Promise<number> {
   if (values.weights) throw new Error('option --weights applies to --setting resnet; the T5 setting takes --model and --tokenizer');
-  const wanted = values.methods ? (values.methods as string).split(',').map((s) => s.trim()) : undefined;
-  const methods = wanted ? T5_METHOD_SET.filter((m) => wanted.includes(m.method)) : undefined;
-  if (wanted && methods!.length === 0 && !explicit) return 0;
-  if (wanted && methods!.length === 0) throw new Error(`option --methods: none of ${wanted.join(', ')} is in the T5 method set`);
-  const steps = values.steps !== undefined ? Number(values.steps) : undefined;
+  const methods = pickMethods(values, T5_METHOD_SET, 'T5', explicit);
+  if (methods === null) return 0;
+  const c = common(values);
   const { rows, resultsFile } = await reproduceT5({
-    profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper',
+    profile: c.profile,
     methods,
-    force: !!values.force,
+    force: c.force,
     signal,
     overrides: {
-      data: values.data ? { root: path.resolve(values.data as string) } : {},
+      data: c.data,
       model: {
         ...(values.model ? { path: path.resolve(values.model as string) } : {}),
         ...(values.tokenizer ? { tokenizer: values.tokenizer === 'byte' ? 'byte' : path.resolve(values.tokenizer as string) } : {}),
       },
-      train: steps !== undefined ? { maxSteps: steps } : {},
+      train: c.train,
     },
   });
-  process.stdout.write(`\n${rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}`).join('\n')}\n\n`);
-  process.stdout.write(`results: ${path.relative(REPO_ROOT, resultsFile)}\nruns:    ${rows.map((r) => path.relative(REPO_ROOT, r.runDir)).join(', ')}\n`);
+  printRuns(rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}`), resultsFile, rows.map((r) => r.runDir));
   return 0;
 }
 
 async function reproduceResNetCommand(values: Record<string, unknown>, signal: AbortSignal, explicit: boolean): Promise<number> {
-  {
-    if (values.model || values.tokenizer) throw new Error('options --model/--tokenizer apply to --setting t5');
-    const wanted = values.methods ? (values.methods as string).split(',').map((s) => s.trim()) : undefined;
-    const methods = wanted ? RESNET_METHOD_SET.filter((m) => wanted.includes(m.method)) : undefined;
-    if (wanted && methods!.length === 0 && !explicit) return 0;
-    if (wanted && methods!.length === 0) throw new Error(`option --methods: none of ${wanted.join(', ')} is in the method set`);
-    const steps = values.steps !== undefined ? Number(values.steps) : undefined;
-    const { rows, resultsFile } = await reproduceResNet({
-      profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper',
-      methods,
-      force: !!values.force,
-      signal,
-      overrides: {
-        data: values.data ? { root: path.resolve(values.data as string) } : {},
-        model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
-        train: steps !== undefined ? { maxSteps: steps } : {},
-      },
-    });
-    process.stdout.write(`\n${rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%`).join('\n')}\n\n`);
-    process.stdout.write(`results: ${path.relative(REPO_ROOT, resultsFile)}\nruns:    ${rows.map((r) => path.relative(REPO_ROOT, r.runDir)).join(', ')}\n`);
-    return 0;
-  }
+  if (values.model || values.tokenizer) throw new Error('options --model/--tokenizer apply to --setting t5');
+  const methods = pickMethods(values, RESNET_METHOD_SET, 'ResNet', explicit);
+  if (methods === null) return 0;
+  const c = common(values);
+  const { rows, resultsFile } = await reproduceResNet({
+    profile: c.profile,
+    methods,
+    force: c.force,
+    signal,
+    overrides: {
+      data: c.data,
+      model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
+      train: c.train,
+    },
+  });
+  printRuns(rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%`), resultsFile, rows.map((r) => r.runDir));
+  return 0;
 }
