@@ -39,3 +39,15 @@ export function writeSection(file: string, marker: string, section: string): voi
   }
   fs.writeFileSync(file, text);
 }
+
+/** Run `step` `warmup` times untimed, then `runs` times; the seconds of each timed run. */
+export function timeSteps(step: () => void, warmup: number, runs: number): number[] {
+  for (let i = 0; i < warmup; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    step();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return times;
+}

@@ -15,7 +15,7 @@ import { initBackend, tf, METHODS, Rng } from '../kernel-lib';
 import { RoutedResNet } from '../kernel-lib/models/resnet/resnet';
 import { Optimizer } from '../kernel-lib/train/optimizer';
 import { totalAuxLoss } from '../kernel-lib/routing/aux';
-import { median, runChild, writeSection } from './harness';
+import { median, runChild, timeSteps, writeSection } from './harness';
 
 interface Shape {
   key: string;
@@ -67,13 +67,7 @@ async function child(method: string, shapeKey: string, runs: number, warmup: num
   await initBackend({ quiet: true });
   const shape = SHAPES.find((s) => s.key === shapeKey)!;
   const b = buildStep(method, shape);
-  for (let i = 0; i < warmup; i++) b.step();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    b.step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
+  const times = timeSteps(b.step, warmup, runs);
   let kernels: [string, number][] = [];
   if (profile) {
     const prof = await tf.profile(() => b.step());

@@ -38,7 +38,7 @@ import { getMethod } from '../kernel-lib/routing/registry';
 import { reinforceLosses } from '../kernel-lib/routing/methods/reinforce';
 import { adamixConsistency } from '../kernel-lib/routing/methods/adamix';
 import { labelSmoothedLoss } from '../kernel-lib/settings/t5/task';
-import { median, runChild, writeSection } from './harness';
+import { median, runChild, timeSteps, writeSection } from './harness';
 
 interface BenchConfig {
   key: string;
@@ -146,13 +146,7 @@ async function child(method: string, cfgKey: string, runs: number, warmup: numbe
   await initBackend({ quiet: true });
   const cfg = CONFIGS.find((c) => c.key === cfgKey)!;
   const b = buildStep(method, cfg);
-  for (let i = 0; i < warmup; i++) b.step();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    b.step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
+  const times = timeSteps(b.step, warmup, runs);
   const result: ChildResult = { seconds: median(times), params: b.params };
   if (decodeRuns > 0) {
     const { inputs } = batchOf(b.model, cfg, 4);
