@@ -172,8 +172,16 @@ test('matMul gradients (per-example weights, dense layer)', async () => {
   });
 });
 
-const convCases: { x: number[]; f: number[]; s: number | [number, number]; pad: 'same' | 'valid' | number }[] = [
+type ConvPad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+const convCases: { x: number[]; f: number[]; s: number | [number, number]; pad: ConvPad }[] = [
   { x: [2, 9, 9, 3], f: [3, 3, 3, 5], s: 1, pad: 'same' },
+  // stride 1 runs the input gradient as a conv with the rotated filter: explicit, asymmetric
+  // and even-sized paddings, and one padding beyond KH-1 (falls back to im2col).
+  { x: [2, 9, 9, 3], f: [3, 3, 3, 5], s: 1, pad: 1 },
+  { x: [2, 8, 7, 3], f: [3, 3, 3, 4], s: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  { x: [1, 12, 12, 3], f: [7, 7, 3, 4], s: 1, pad: 3 },
+  { x: [2, 6, 7, 4], f: [2, 2, 4, 3], s: 1, pad: 'same' },
+  { x: [2, 7, 6, 3], f: [2, 2, 3, 4], s: 1, pad: 2 },
   { x: [2, 9, 9, 3], f: [3, 3, 3, 5], s: 2, pad: 'same' },
   { x: [3, 10, 7, 4], f: [3, 2, 4, 6], s: 1, pad: 'valid' },
   { x: [3, 10, 7, 4], f: [3, 3, 4, 6], s: [2, 1], pad: 'valid' },
@@ -284,4 +292,26 @@ test('Einsum vs cpu', async () => {
   await compare('einsum bij->b', () => tf.einsum('bij->b', t(a)));
   const n = rand([4, 3]);
   await compare('einsum ij,jk->ik', () => tf.einsum('ij,jk->ik', t(m), t(n)));
+});
+
+test('Identity and same-dtype Cast share data (no copy) and stay correct', async () => {
+  await tf.setBackend('wasm');
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const ids = backend.numDataIds();
+  const a = tf.tensor([1.5, -2, 3], [3]);
+  const b = tf.clone(a);
+  const c = tf.cast(a, 'float32');
+  assert.equal(backend.numDataIds(), ids + 1, 'clone and same-dtype cast allocate nothing');
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1.5, -2, 3], 'a clone outlives its source');
+  b.dispose();
+  assert.deepEqual(Array.from(c.dataSync()), [1.5, -2, 3]);
+  c.dispose();
+  assert.equal(backend.numDataIds(), ids, 'freed once every sharer is disposed');
+  // Casts that change the dtype still convert (original kernel).
+  await compare('cast float32 -> int32', () => tf.cast(tf.tensor([1.7, -2.2, 0]), 'int32'));
+  await compare('cast bool -> float32', () => tf.cast(tf.tensor([1, 0, 1], undefined, 'bool'), 'float32'));
+  // ReLU's gradient (step, same-dtype cast) and saved-tensor clones under a tape.
+  const x = rand([4, 5]);
+  await compare('grad relu', () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), tf.relu(v))))(t(x)));
 });

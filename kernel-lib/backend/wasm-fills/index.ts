@@ -9,6 +9,7 @@
  *   depthwise-backprop.ts    DepthwiseConv2dNativeBackpropFilter / Input (missing)
  *   unsorted-segment-sum.ts  UnsortedSegmentSum (missing; the gradient of tf.gather)
  *   einsum.ts                Einsum (missing; built from other wasm kernels)
+ *   identity.ts              Identity, same-dtype Cast (replace the copying ones: share the data, count a reference)
  *
  * Idempotent: a second call (or a second copy of this module) changes nothing.
  */
@@ -18,6 +19,7 @@ import { conv2DBackpropFilterFill, conv2DBackpropInputFill, setOriginalConv2DBac
 import { depthwiseBackpropFilterFill, depthwiseBackpropInputFill } from './depthwise-backprop';
 import { unsortedSegmentSumFill } from './unsorted-segment-sum';
 import { einsumFill } from './einsum';
+import { castFill, identityFill, setOriginalCast, setOriginalIdentity } from './identity';
 import { KernelArgs } from './wasm-util';
 
 const FILL_MARK = '__smearWasmFill';
@@ -48,6 +50,8 @@ export const WASM_FILLED_KERNELS: readonly string[] = [
   'DepthwiseConv2dNativeBackpropInput',
   'UnsortedSegmentSum',
   'Einsum',
+  'Identity',
+  'Cast',
 ];
 
 let registered = false;
@@ -64,6 +68,13 @@ export function registerWasmFills(): void {
   if (cbi && !isFill(cbi)) setOriginalConv2DBackpropInput(cbi);
   install('Conv2DBackpropInput', conv2DBackpropInputFill);
   install('Conv2DBackpropFilter', conv2DBackpropFilterFill);
+
+  const id = tf.getKernel('Identity', 'wasm');
+  if (id && !isFill(id)) setOriginalIdentity(id);
+  install('Identity', identityFill);
+  const cast = tf.getKernel('Cast', 'wasm');
+  if (cast && !isFill(cast)) setOriginalCast(cast);
+  install('Cast', castFill);
 
   // Only where the wasm backend has none (these fills are plain JS loops).
   const ifMissing = (name: string, fill: Fill): void => {

@@ -1,7 +1,8 @@
 /**
  * BatchNorm over the channels of NHWC tensors with PyTorch's BatchNorm2d semantics
- * (eps 1e-5, momentum 0.1), written from primitives (mean, sub, mul, rsqrt):
- * tf.batchNorm's gradient needs a scale on wasm and goes through Tile.
+ * (eps 1e-5, momentum 0.1), written from primitives (mean, sub, mul, rsqrt) with
+ * a hand-written gradient in training mode (batchNormTrain): tf.batchNorm's
+ * gradient needs a scale on wasm and goes through Tile.
  *
  *   training:  μ = mean_{B,H,W} x,  σ² = mean_{B,H,W} (x − μ)²         (biased, used to normalise)
  *              y = (x − μ) · rsqrt(σ² + eps) · weight + bias
@@ -38,6 +39,53 @@ export interface BatchNormOptions {
   momentum?: number;
 }
 
+/**
+ * Training-mode normalisation (batch statistics over every axis but the last)
+ * as one tape node with a hand-written gradient. Autodiff of the primitives
+ * records ~40 full-size passes per BN (mean's gradient alone builds ones,
+ * multiplies and divides); this is 10 forward and 14 backward:
+ *   forward   μ = mean x,  xc = x − μ,  σ² = mean xc²,  r = (σ² + eps)^-½,  k = w·r
+ *             y = xc·k + b
+ *   backward  db = Σ dy,  g = Σ dy·xc,  dw = g·r
+ *             dx = k·(dy − db/n) − xc·(k·r²·g/n)
+ *             (the usual (k/n)(n·dy − Σdy − x̂·Σ dy·x̂) with x̂ = xc·r)
+ * `onStats(μ, σ²)` runs inside the forward (for the running statistics).
+ */
+export function batchNormTrain(
+  x: tf.Tensor,
+  weight: tf.Tensor,
+  bias: tf.Tensor,
+  eps: number,
+  onStats?: (mean: tf.Tensor, variance: tf.Tensor) => void,
+): tf.Tensor {
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  const n = x.size / x.shape[x.rank - 1];
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, w, b] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const mean = tf.mean(xIn, axes); // [C]
+    const xc = tf.sub(xIn, mean); // [..., C]
+    const variance = tf.mean(tf.square(xc), axes); // [C], biased
+    const r = tf.rsqrt(tf.add(variance, eps)); // [C]
+    const k = tf.mul(r, w); // [C]
+    onStats?.(mean, variance);
+    save([xc, r, k]);
+    return {
+      value: tf.add(tf.mul(xc, k), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sxc, sr, sk] = saved;
+        const db = tf.sum(dy, axes); // [C] Σ dy
+        const g = tf.sum(tf.mul(dy, sxc), axes); // [C] Σ dy·xc
+        const dw = tf.mul(g, sr); // [C] Σ dy·x̂
+        const c2 = tf.mul(sk, tf.mul(tf.square(sr), tf.div(g, n))); // [C] k·r²·g/n
+        const dx = tf.sub(tf.mul(tf.sub(dy, tf.div(db, n)), sk), tf.mul(sxc, c2));
+        return [dx, dw, db];
+      },
+    };
+  });
+  return f(x, weight, bias);
+}
+
 export class BatchNorm {
   readonly channels: number;
   readonly name: string;
@@ -72,7 +120,6 @@ export class BatchNorm {
     if (x.shape[x.rank - 1] !== c) {
       throw new Error(`BatchNorm ${this.name}: input shape [${x.shape}]: expected ${c} channels on the last axis`);
     }
-    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     if (!training || this.freezeStats) {
       // y = x·scale + shift with scale = w·rsqrt(rv + eps), shift = b − rm·scale (all [C]).
       const scale = tf.mul(this.weight, tf.rsqrt(tf.add(this.runningVar, this.eps)));
@@ -83,18 +130,13 @@ export class BatchNorm {
     if (n < 2) {
       throw new Error(`BatchNorm ${this.name}: expected more than 1 value per channel when training, got input shape [${x.shape}]`);
     }
-    const mean = tf.mean(x, axes); // [C]
-    const xc = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(xc), axes); // [C], biased
-    const y = tf.add(tf.mul(xc, tf.mul(tf.rsqrt(tf.add(variance, this.eps)), this.weight)), this.bias);
-    // Running statistics (never read by y; the tape ignores them).
-    const m = this.momentum;
-    const newMean = tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m));
-    const newVar = tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, (m * n) / (n - 1)));
-    this.runningMean.assign(newMean);
-    this.runningVar.assign(newVar);
-    this.numBatchesTracked += 1;
-    return y;
+    return batchNormTrain(x, this.weight, this.bias, this.eps, (mean, variance) => {
+      // Running statistics (never read by y).
+      const m = this.momentum;
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, (m * n) / (n - 1))));
+      this.numBatchesTracked += 1;
+    });
   }
 
   variables(): [string, tf.Variable][] {
