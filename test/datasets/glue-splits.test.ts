@@ -56,6 +56,21 @@ test('torch.randperm(n, generator=manual_seed(42)) on CPU, small n traced and nu
   assert.throws(() => torchRandperm(3e8), /different algorithm/);
 });
 
+test('torch.randperm(10) on CPU: outputs published from real PyTorch runs (seeds 0, 1, 42, 2^32+1, 2^53-1)', () => {
+  // Values asserted by a public test suite as "PyTorch CPU randperm" results
+  // (found through the code search), independent of the numpy-derived ones above;
+  // seed 0 also matches the widely printed torch.manual_seed(0) permutation
+  // tensor([4, 1, 7, 5, 3, 9, 0, 8, 6, 2]). 2^32+1 → seed 1: the uint32 truncation.
+  const published: [number, number[]][] = [
+    [0, [4, 1, 7, 5, 3, 9, 0, 8, 6, 2]],
+    [1, [5, 6, 1, 2, 0, 8, 9, 3, 7, 4]],
+    [42, [2, 6, 1, 8, 4, 5, 0, 9, 3, 7]],
+    [2 ** 32 + 1, [5, 6, 1, 2, 0, 8, 9, 3, 7, 4]],
+    [2 ** 53 - 1, [1, 4, 6, 2, 0, 5, 8, 7, 9, 3]],
+  ];
+  for (const [seed, want] of published) assert.deepEqual(Array.from(torchRandperm(10, seed)), want, `seed ${seed}`);
+});
+
 const GLUE_SIZES = {
   rte: { train: 2490, validation: 277 },
   sst2: { train: 67349, validation: 872 },
