@@ -69,4 +69,13 @@ describe('smear CLI', () => {
     assert.equal(o.status, 2);
     assert.match(o.stderr, /Unknown option '--jsn'/);
   });
+
+  it('train: options of the other setting and a bad --split-mode are refused by name', () => {
+    const r = smear(['train', '--setting', 'resnet', '--method', 'smear', '--max-length', '64'], { SMEAR_BACKEND: 'cpu' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /option --max-length applies to --setting t5/);
+    const s = smear(['train', '--setting', 't5', '--method', 'smear', '--split-mode', 'halves', '--data', root], { SMEAR_BACKEND: 'cpu' });
+    assert.notEqual(s.status, 0);
+    assert.match(s.stderr, /option data.splitMode: expected 'spec' or 'reference', got 'halves'/);
+  });
 });

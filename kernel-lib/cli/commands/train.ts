@@ -5,6 +5,7 @@ import { trainResNet } from '../../settings/resnet/run';
 import type { ResNetRunOverrides } from '../../settings/resnet/config';
 import { trainT5 } from '../../settings/t5/run';
 import type { T5RunOverrides } from '../../settings/t5/config';
+import type { GlueSplitMode } from '../../datasets/glue/splits';
 import { interruptSignal } from '../interrupt';
 
 function num(values: Record<string, unknown>, key: string): number | undefined {
@@ -59,7 +60,7 @@ export const trainCommand: Command = {
     'smear train --setting resnet --method <name> [--profile mini|paper] [--data <DomainNet root>] [--weights <resnet18.safetensors>] ' +
     '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--seed N] [--run-dir DIR] [--resume]\n' +
     '       smear train --setting t5 --method <name> [--profile mini|paper] [--data <GLUE folder>] [--model <HF T5 folder>] [--tokenizer <spiece.model|tokenizer.json|folder|byte>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume]',
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--split-mode reference|spec] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume]',
   options: {
     setting: { type: 'string', description: "'resnet' (or 't5')" },
     method: { type: 'string', description: 'routing method, friendly or reference name (see smear methods)' },
@@ -69,6 +70,7 @@ export const trainCommand: Command = {
     tokenizer: { type: 'string', description: "t5: spiece.model / tokenizer.json / folder holding one, or 'byte' (default: the --model folder; mini: byte)" },
     warmup: { type: 'string', description: 't5: linear warm-up steps (paper 2000)' },
     'max-length': { type: 'string', description: 't5: source truncation in tokens (paper 128; mini 320 bytes)' },
+    'split-mode': { type: 'string', description: "t5: 'reference' (paper default: the reference code drops the last example of every split) or 'spec' (SPEC §6.1 sizes; mini default)" },
     'max-eval-examples': { type: 'string', description: 't5: cap on validation and test examples per task (default: all; mini 16)' },
     weights: { type: 'string', description: 'torchvision ResNet18 ImageNet weights as safetensors (paper profile)' },
     configuration: { type: 'string', description: "method configuration, e.g. '1× parameters', 'SMEAR 2×'" },
@@ -88,6 +90,9 @@ export const trainCommand: Command = {
     const setting = (values.setting as string | undefined) ?? 'resnet';
     if (setting === 't5') return runT5(values);
     if (setting !== 'resnet') throw new Error(`option --setting: expected 'resnet' or 't5', got '${setting}'`);
+    for (const k of ['model', 'tokenizer', 'warmup', 'max-length', 'split-mode', 'max-eval-examples']) {
+      if (values[k] !== undefined) throw new Error(`option --${k} applies to --setting t5; the ResNet setting takes --data, --weights, --image-size, --workers`);
+    }
     const imageSize = num(values, 'image-size');
     const overrides: ResNetRunOverrides & { method: string } = {
       ...commonOverrides(values),
@@ -123,6 +128,7 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
     data: {
       ...(values.data ? { root: path.resolve(values.data as string) } : {}),
       ...(maxLength !== undefined ? { maxInputLength: maxLength } : {}),
+      ...(values['split-mode'] !== undefined ? { splitMode: values['split-mode'] as GlueSplitMode } : {}),
     },
     model: {
       ...(values.model ? { path: path.resolve(values.model as string) } : {}),

@@ -119,7 +119,10 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'con
     profile: 'paper',
     numExperts: 8,
     bottleneck: 24,
-    data: { root: '', splitMode: 'spec', validationSize: 1000, dataSeed: 42, samplerSeed: 0, maxInputLength: 128, maxTargetLength: 128 },
+    // splitMode 'reference': the reference code's n_obs = -1 drops the last example of every split
+    // (datasets/glue/splits.ts); we follow the reference's data, not SPEC's derived sizes. 'spec' is
+    // one option away (--split-mode spec / data.splitMode).
+    data: { root: '', splitMode: 'reference', validationSize: 1000, dataSeed: 42, samplerSeed: 0, maxInputLength: 128, maxTargetLength: 128 },
     model: {
       preset: 't5-v1_1-base',
       tokenizer: '',
