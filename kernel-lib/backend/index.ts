@@ -207,3 +207,22 @@ export function backendInfo(): BackendInfo | undefined {
 }
 
 export { tf };
+
+/**
+ * An error the wasm backend raises when its heap is exhausted, rewritten to say
+ * so; undefined for any other error. tfjs-backend-wasm grows its heap up to
+ * 4 GB and does not check malloc, so running out shows up as a WebAssembly
+ * "memory access out of bounds" (or an abort saying "Cannot enlarge memory"
+ * / "Out of memory"), which names neither the cause nor the fix.
+ */
+export function wasmMemoryError(e: unknown, what: string): Error | undefined {
+  const message = e instanceof Error ? e.message : String(e);
+  if (tf.getBackend() !== 'wasm' || !/memory access out of bounds|Cannot enlarge memory|Out of memory|Aborted\(OOM\)/i.test(message)) return undefined;
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
+  const gib = heap ? ` (heap ${(heap / 2 ** 30).toFixed(2)} GiB)` : '';
+  return new Error(
+    `${what}: the wasm backend ran out of memory${gib}: its heap cannot grow past 4 GB. ` +
+      'Lower the batch size or the image size / sequence length, or use a native backend ' +
+      `(@tensorflow/tfjs-node or -gpu). Original error: ${message}`,
+  );
+}

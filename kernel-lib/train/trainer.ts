@@ -29,6 +29,7 @@ import { Optimizer, type OptimizerConfig, type OptimizerParam } from './optimize
 import { Progress, type ProgressOptions } from './progress';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { writeFileAtomic } from '../io/atomic';
+import { wasmMemoryError } from '../backend';
 
 export interface StepContext {
   /** 0-based index of the optimizer step being computed. */
@@ -232,7 +233,7 @@ export class Trainer<B> {
         const ctx: StepContext = { step, rng };
         const lr = schedule(step);
         let logs: Record<string, number> = {};
-        const lossValue = tf.tidy(() => {
+        const lossValue = guardMemory(`training step ${step}`, () => tf.tidy(() => {
           let logTensors: Record<string, tf.Scalar> = {};
           const { value, grads } = tf.variableGrads(() => {
             const r = this.task.loss(batch, ctx);
@@ -249,7 +250,7 @@ export class Trainer<B> {
           const norm = optimizer.step(byName, lr);
           logs.grad_norm = norm;
           return v;
-        });
+        }));
         this.data.disposeBatch?.(batch);
         if (!Number.isFinite(lossValue)) {
           throw new TrainingDivergedError(step, lossValue, fs.existsSync(this.lastCheckpoint) ? this.lastCheckpoint : null);
@@ -293,5 +294,14 @@ export class Trainer<B> {
     }
     optimizer.dispose();
     return result;
+  }
+}
+
+/** Run `fn`; a wasm heap exhaustion inside it becomes an error that says so (backend/index.ts). */
+function guardMemory<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw wasmMemoryError(e, what) ?? e;
   }
 }

@@ -37,7 +37,7 @@ function makeData(seed: number) {
   return { batchAt, dispose: () => tf.dispose(maps) };
 }
 
-function makeTask(opts: { nanAt?: number } = {}) {
+function makeTask(opts: { nanAt?: number; oomAt?: number } = {}) {
   const block = new RoutingBlock({ method: 'smear', width: C, numExperts: 3, bottleneck: 4, init: 3, expertDropout: 0.2 });
   const data = makeData(5);
   const evalBatch = data.batchAt(-1);
@@ -48,6 +48,8 @@ function makeTask(opts: { nanAt?: number } = {}) {
       const out = block.forward(batch.x, { training: true, rng: ctx.rng });
       let loss = tf.mean(tf.square(tf.sub(out.y, batch.y))) as tf.Scalar;
       if (opts.nanAt !== undefined && ctx.step >= opts.nanAt) loss = tf.mul(loss, NaN) as tf.Scalar;
+      // What the wasm backend throws when its 4 GB heap is exhausted.
+      if (opts.oomAt !== undefined && ctx.step >= opts.oomAt) throw new (globalThis as unknown as { WebAssembly: { RuntimeError: ErrorConstructor } }).WebAssembly.RuntimeError('memory access out of bounds');
       return { loss, logs: { mse: loss } };
     },
     evaluate: async () => {
@@ -151,6 +153,26 @@ describe('Trainer', () => {
     );
     assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'last.safetensors')));
     t.dispose();
+  });
+
+  it('a wasm heap exhaustion inside a step is reported as such, with the fix', async () => {
+    await initBackend({ backend: 'wasm', quiet: true });
+    const t = makeTask({ oomAt: 3 });
+    await assert.rejects(
+      new Trainer(t.task, t.source, { ...baseOpts, runDir: tmp() }).run(),
+      (e: unknown) =>
+        e instanceof Error &&
+        /training step 3: the wasm backend ran out of memory \(heap [\d.]+ GiB\): its heap cannot grow past 4 GB\. Lower the batch size/.test(e.message),
+    );
+    t.dispose();
+    const other = makeTask({ oomAt: 0 });
+    // Any other error passes through unchanged.
+    other.task.loss = () => {
+      throw new Error('boom');
+    };
+    await assert.rejects(new Trainer(other.task, other.source, { ...baseOpts, runDir: tmp() }).run(), /^Error: boom$/);
+    other.dispose();
+    await initBackend({ backend: 'cpu', quiet: true });
   });
 
   it('rejects bad options', () => {
