@@ -60,21 +60,17 @@ export function registerWasmFills(): void {
   if (registered) return;
   registered = true;
 
-  const bmm = tf.getKernel('BatchMatMul', 'wasm');
-  if (bmm && !isFill(bmm)) setOriginalBatchMatMul(bmm);
-  install('BatchMatMul', batchMatMulFill);
-
-  const cbi = tf.getKernel('Conv2DBackpropInput', 'wasm');
-  if (cbi && !isFill(cbi)) setOriginalConv2DBackpropInput(cbi);
-  install('Conv2DBackpropInput', conv2DBackpropInputFill);
+  // Replacements: each fill gets the original kernel (its fallback for cases it leaves alone).
+  const replace = (name: string, fill: Fill, keepOriginal: (config: tf.KernelConfig) => void): void => {
+    const original = tf.getKernel(name, 'wasm');
+    if (original && !isFill(original)) keepOriginal(original);
+    install(name, fill);
+  };
+  replace('BatchMatMul', batchMatMulFill, setOriginalBatchMatMul);
+  replace('Conv2DBackpropInput', conv2DBackpropInputFill, setOriginalConv2DBackpropInput);
+  replace('Identity', identityFill, setOriginalIdentity);
+  replace('Cast', castFill, setOriginalCast);
   install('Conv2DBackpropFilter', conv2DBackpropFilterFill);
-
-  const id = tf.getKernel('Identity', 'wasm');
-  if (id && !isFill(id)) setOriginalIdentity(id);
-  install('Identity', identityFill);
-  const cast = tf.getKernel('Cast', 'wasm');
-  if (cast && !isFill(cast)) setOriginalCast(cast);
-  install('Cast', castFill);
 
   // Only where the wasm backend has none (these fills are plain JS loops).
   const ifMissing = (name: string, fill: Fill): void => {
