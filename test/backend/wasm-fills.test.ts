@@ -315,3 +315,27 @@ test('Identity and same-dtype Cast share data (no copy) and stay correct', async
   const x = rand([4, 5]);
   await compare('grad relu', () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), tf.relu(v))))(t(x)));
 });
+
+test('channel moments and sums (one-sweep BatchNorm statistics) vs cpu, incl. a large common offset', async () => {
+  const { channelMoments, channelSums } = await import('../../kernel-lib/backend/channel-ops');
+  for (const shape of [[3, 5, 4, 6], [7, 9], [2, 3, 130]]) {
+    const C = shape[shape.length - 1];
+    const x = rand(shape);
+    // 300 ± 1: E[x²] − mean² in float32 would lose the variance; float64 sums must not.
+    const offset: Arr = { ...x, data: Float32Array.from(x.data, (v) => 300 + v) };
+    const dy = rand(shape);
+    const mu = rand([C]);
+    for (const [what, xs] of [['x', x], ['x + 300', offset]] as const) {
+      await compare(`channelMoments ${what} [${shape}]`, () => {
+        const m = channelMoments(t(xs));
+        return [m.mean, m.variance];
+      }, 1e-5);
+      await compare(`channelSums ${what} [${shape}]`, () => {
+        const s = channelSums(t(dy), t(xs), t({ ...mu, data: Float32Array.from(mu.data, (v) => (what === 'x' ? v : 300 + v)) }) as tf.Tensor1D);
+        return [s.sumA, s.sumAB];
+      }, 1e-5);
+    }
+  }
+  await tf.setBackend('wasm');
+  assert.throws(() => tf.engine().runKernel('SmearChannelSums', { a: t(rand([2, 3])), b: t(rand([3, 2])) }), /SmearChannelSums: inputs have shapes \[2,3\] and \[3,2\], expected equal/);
+});

@@ -10,6 +10,7 @@
  *   unsorted-segment-sum.ts  UnsortedSegmentSum (missing; the gradient of tf.gather)
  *   einsum.ts                Einsum (missing; built from other wasm kernels)
  *   identity.ts              Identity, same-dtype Cast (replace the copying ones: share the data, count a reference)
+ *   channel-ops.ts           SmearChannelMoments / SmearChannelSums (new kernels: one-sweep BatchNorm statistics)
  *
  * Idempotent: a second call (or a second copy of this module) changes nothing.
  */
@@ -20,6 +21,7 @@ import { depthwiseBackpropFilterFill, depthwiseBackpropInputFill } from './depth
 import { unsortedSegmentSumFill } from './unsorted-segment-sum';
 import { einsumFill } from './einsum';
 import { castFill, identityFill, setOriginalCast, setOriginalIdentity } from './identity';
+import { CHANNEL_MOMENTS, CHANNEL_SUMS, channelMomentsKernel, channelSumsKernel } from './channel-ops';
 import { KernelArgs } from './wasm-util';
 
 const FILL_MARK = '__smearWasmFill';
@@ -52,6 +54,8 @@ export const WASM_FILLED_KERNELS: readonly string[] = [
   'Einsum',
   'Identity',
   'Cast',
+  CHANNEL_MOMENTS,
+  CHANNEL_SUMS,
 ];
 
 let registered = false;
@@ -71,6 +75,8 @@ export function registerWasmFills(): void {
   replace('Identity', identityFill, setOriginalIdentity);
   replace('Cast', castFill, setOriginalCast);
   install('Conv2DBackpropFilter', conv2DBackpropFilterFill);
+  install(CHANNEL_MOMENTS, channelMomentsKernel);
+  install(CHANNEL_SUMS, channelSumsKernel);
 
   // Only where the wasm backend has none (these fills are plain JS loops).
   const ifMissing = (name: string, fill: Fill): void => {

@@ -22,6 +22,7 @@
  * used and left unchanged): PyTorch's `bn.eval()` inside a training model.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { channelMoments, channelSums } from '../../backend/channel-ops';
 
 export const BN_EPS = 1e-5;
 export const BN_MOMENTUM = 0.1;
@@ -43,12 +44,17 @@ export interface BatchNormOptions {
  * Training-mode normalisation (batch statistics over every axis but the last)
  * as one tape node with a hand-written gradient. Autodiff of the primitives
  * records ~40 full-size passes per BN (mean's gradient alone builds ones,
- * multiplies and divides); this is 10 forward and 14 backward:
- *   forward   μ = mean x,  xc = x − μ,  σ² = mean xc²,  r = (σ² + eps)^-½,  k = w·r
- *             y = xc·k + b
- *   backward  db = Σ dy,  g = Σ dy·xc,  dw = g·r
- *             dx = k·(dy − db/n) − xc·(k·r²·g/n)
- *             (the usual (k/n)(n·dy − Σdy − x̂·Σ dy·x̂) with x̂ = xc·r)
+ * multiplies and divides; on wasm every reduction over leading axes also
+ * transposes the tensor); here the statistics are one read-only sweep each
+ * (backend/channel-ops.ts: JavaScript kernels on wasm, tf ops elsewhere) and
+ * the maps a few elementwise ops:
+ *   forward   μ, σ² = moments of x                       (one sweep)
+ *             r = (σ² + eps)^-½,  k = w·r
+ *             y = (x − μ)·k + b
+ *   backward  db = Σ dy,  g = Σ dy·(x − μ)                (one sweep)
+ *             dw = g·r
+ *             dx = (dy − db/n)·k − (x − μ)·(k·r²·g/n)
+ *             (the usual (k/n)(n·dy − Σdy − x̂·Σ dy·x̂) with x̂ = (x − μ)·r)
  * `onStats(μ, σ²)` runs inside the forward (for the running statistics).
  */
 export function batchNormTrain(
@@ -58,27 +64,23 @@ export function batchNormTrain(
   eps: number,
   onStats?: (mean: tf.Tensor, variance: tf.Tensor) => void,
 ): tf.Tensor {
-  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const n = x.size / x.shape[x.rank - 1];
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, w, b] = args as tf.Tensor[];
     const save = args[3] as tf.GradSaveFunc;
-    const mean = tf.mean(xIn, axes); // [C]
-    const xc = tf.sub(xIn, mean); // [..., C]
-    const variance = tf.mean(tf.square(xc), axes); // [C], biased
-    const r = tf.rsqrt(tf.add(variance, eps)); // [C]
-    const k = tf.mul(r, w); // [C]
+    const { mean, variance } = channelMoments(xIn); // [C], [C] (biased)
+    const r = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor1D; // [C]
+    const k = tf.mul(r, w) as tf.Tensor1D; // [C]
     onStats?.(mean, variance);
-    save([xc, r, k]);
+    save([xIn, mean, r, k]);
     return {
-      value: tf.add(tf.mul(xc, k), b),
+      value: tf.add(tf.mul(tf.sub(xIn, mean), k), b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sxc, sr, sk] = saved;
-        const db = tf.sum(dy, axes); // [C] Σ dy
-        const g = tf.sum(tf.mul(dy, sxc), axes); // [C] Σ dy·xc
-        const dw = tf.mul(g, sr); // [C] Σ dy·x̂
-        const c2 = tf.mul(sk, tf.mul(tf.square(sr), tf.div(g, n))); // [C] k·r²·g/n
-        const dx = tf.sub(tf.mul(tf.sub(dy, tf.div(db, n)), sk), tf.mul(sxc, c2));
+        const [sx, sm, sr, sk] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const { sumA: db, sumAB: g } = channelSums(dy, sx, sm); // Σ dy, Σ dy·(x − μ)
+        const dw = tf.mul(g, sr); // Σ dy·x̂
+        const c2 = tf.mul(sk, tf.mul(tf.square(sr), tf.div(g, n))); // k·r²·g/n
+        const dx = tf.sub(tf.mul(tf.sub(dy, tf.div(db, n)), sk), tf.mul(tf.sub(sx, sm), c2));
         return [dx, dw, db];
       },
     };
