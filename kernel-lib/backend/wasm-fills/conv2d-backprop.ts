@@ -3,7 +3,10 @@
  * conv2d filter throws on wasm) and Conv2DBackpropInput (present, but a naive
  * loop several times slower than the forward XNNPACK conv).
  *
- * Both are im2col + XNNPACK matmul, NHWC, any stride, 'same' / 'valid' /
+ * Conv2DBackpropInput with stride 1 (every 3×3 conv of ResNet18 but three) is
+ * a forward XNNPACK conv of dy with the rotated filter (backpropInputAsConv
+ * below), as fast as the forward conv. Otherwise both kernels are
+ * im2col + XNNPACK matmul, NHWC, any stride, 'same' / 'valid' /
  * explicit padding (geometry from backend_util.computeConv2DInfo), dilation 1
  * (what tfjs's conv2d gradient supports), processed in chunks of examples so
  * the column buffer stays below ~convTuning.chunkElems floats:
@@ -14,10 +17,11 @@
  *
  * Measured (2-core x86, Node 20, wasm SIMD, 1 thread; `node --import tsx
  * bench/wasm-kernels.bench.ts`):
- *   [32,56,56,64] 3x3 64->64 s1 same: forward conv2d 247 ms (yardstick);
- *     BackpropInput 3110 ms -> 412 ms (7.5x); BackpropFilter missing -> 425 ms
+ *   [32,56,56,64] 3x3 64->64 s1 same: forward conv2d 253 ms (yardstick);
+ *     BackpropInput 3164 ms -> 246 ms (12.8x; im2col + col2im was 412 ms);
+ *     BackpropFilter missing -> 397 ms
  *   [32,28,28,128] 3x3 128->128 s2 same: forward 60 ms;
- *     BackpropInput 768 ms -> 80 ms (9.6x); BackpropFilter missing -> 82 ms
+ *     BackpropInput 799 ms -> 82 ms (9.7x, im2col); BackpropFilter missing -> 92 ms
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
