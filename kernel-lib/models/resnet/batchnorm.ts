@@ -50,7 +50,7 @@ export interface BatchNormOptions {
  * the maps a few elementwise ops:
  *   forward   μ, σ² = moments of x                       (one sweep)
  *             r = (σ² + eps)^-½,  k = w·r
- *             y = (x − μ)·k + b
+ *             y = x·k + (b − μ·k)
  *   backward  db = Σ dy,  g = Σ dy·(x − μ)                (one sweep)
  *             dw = g·r
  *             dx = (dy − db/n)·k − (x − μ)·(k·r²·g/n)
@@ -74,7 +74,9 @@ export function batchNormTrain(
     onStats?.(mean, variance);
     save([xIn, mean, r, k]);
     return {
-      value: tf.add(tf.mul(tf.sub(xIn, mean), k), b),
+      // x·k + (b − μ·k): PyTorch's CPU BatchNorm computes the output this way (alpha/beta in
+      // batch_norm_cpu_transform_input), one sweep fewer than (x − μ)·k + b.
+      value: tf.add(tf.mul(xIn, k), tf.sub(b, tf.mul(mean, k))),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sm, sr, sk] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
         const { sumA: db, sumAB: g } = channelSums(dy, sx, sm); // Σ dy, Σ dy·(x − μ)
