@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { generateMiniGlue, MINI_RULES, MINI_SPLIT_OPTIONS, miniWords } from '../../kernel-lib/datasets/glue/mini';
+import { generateMiniGlue, MINI_FILLERS, MINI_GROUPS, MINI_RULES, MINI_SPLIT_OPTIONS, miniWords } from '../../kernel-lib/datasets/glue/mini';
 import { readGlueTsv } from '../../kernel-lib/datasets/glue/readers';
 import { loadHyperformerSplits } from '../../kernel-lib/datasets/glue/splits';
 import { GLUE_TASKS, GLUE_TASK_INFO } from '../../kernel-lib/datasets/glue/tasks';
-import { PromptedDataset } from '../../kernel-lib/datasets/glue/prompts';
+import { PromptedDataset, applyTemplate, originalTaskTemplates } from '../../kernel-lib/datasets/glue/prompts';
+import { PROFILE_DEFAULTS } from '../../kernel-lib/settings/t5/config';
 import { taskMetricsFromStrings } from '../../kernel-lib/metrics/glue';
 import { ByteTokenizer } from '../../kernel-lib/tokenizers/byte';
 
@@ -43,10 +44,34 @@ test('mini-GLUE: real GLUE TSV layout, every label follows its task rule, balanc
       for (const c of counts.values()) assert.ok(Math.abs(c - res.examples.length / k) <= 1, `${task}/${split} balance ${[...counts]}`);
     }
   }
-  // MNLI mismatched uses mostly the other half of the vocabulary
+  // MNLI mismatched uses other filler words (its premise holds no cue)
   const mm = readGlueTsv(root, 'mnli', 'validation_mismatched').examples.flatMap((e) => miniWords(e.text.premise));
   assert.ok(mm.every((w) => !['bee', 'cat', 'cow', 'dog', 'elk', 'fox'].includes(w)));
   fs.rmSync(root, { recursive: true });
+});
+
+test('mini-GLUE cues: groups spotted by letters absent from the templates, the same groups mean conflicting answers across tasks', () => {
+  const templateText = GLUE_TASKS.flatMap((t) => originalTaskTemplates(t).map((tp) => tp.jinja + (tp.answerChoices ?? ''))).join('\n');
+  assert.equal(templateText.includes('z'), false, "no original-task template contains 'z'");
+  for (const [letter, words] of Object.entries(MINI_GROUPS)) {
+    for (const w of words) assert.ok(w.includes(letter), `${w} carries its group's letter ${letter}`);
+    for (const w of MINI_FILLERS) assert.ok(!w.includes(letter), `filler ${w} has no ${letter}`);
+  }
+  // One z-word sentence and one x-word sentence per task, labels through the rules (pair tasks: the cue sentence as stated in the header).
+  const z = 'zap zoo zen';
+  const x = 'box fox wax';
+  const f = 'cat dog';
+  const yes = { rte: 0, mrpc: 1, qqp: 1, qnli: 0, cola: 1, sst2: 1 } as const;
+  const asked = (task: keyof typeof yes, cue: string) => {
+    const text = task === 'sst2' || task === 'cola' ? [cue] : task === 'qqp' ? [cue, f] : task === 'qnli' ? ['where is cat ?', cue] : [f, cue];
+    return MINI_RULES[task](text) === yes[task];
+  };
+  assert.deepEqual(
+    Object.keys(yes).map((t) => [t, asked(t as keyof typeof yes, z), asked(t as keyof typeof yes, x)]),
+    [['rte', true, false], ['mrpc', false, true], ['qqp', true, false], ['qnli', false, true], ['cola', false, true], ['sst2', true, false]],
+  );
+  assert.deepEqual([z, 'jam jet jog', x].map((h) => MINI_RULES.mnli([f, h])), [0, 1, 2]);
+  assert.equal(MINI_RULES.stsb(['zap cat zoo.', 'dog zen ant.']), 3);
 });
 
 test('mini-GLUE is deterministic, reused when unchanged, and differs by seed', () => {
@@ -96,7 +121,28 @@ test('mini-GLUE through the pipeline: Hyperformer splits with MINI_SPLIT_OPTIONS
     qnli: [300, 100, 100],
     cola: [400, 50, 50],
   });
-  // the longest templated input in bytes (+EOS): the mini profile needs maxLength ≥ this to see whole prompts
+  // the longest templated input in bytes (+EOS)
   assert.ok(longest <= 320, `longest ${longest}`);
+  fs.rmSync(root, { recursive: true });
+});
+
+test('mini-GLUE: at the mini profile maximum input length every sentence of every rendering stays whole', async () => {
+  const root = tmp();
+  generateMiniGlue(root);
+  const max = PROFILE_DEFAULTS.mini.data.maxInputLength;
+  const tok = new ByteTokenizer();
+  let cut = 0;
+  for (const task of GLUE_TASKS) {
+    const s = await loadHyperformerSplits(root, task, MINI_SPLIT_OPTIONS);
+    for (const e of [...s.train, ...s.validation, ...s.test]) {
+      for (const tp of originalTaskTemplates(task)) {
+        const ids = tok.encode(applyTemplate(tp, e).input);
+        if (ids.length > max) cut++;
+        const kept = tok.decode(ids.slice(0, max - 1));
+        for (const v of Object.values(e.text)) assert.ok(kept.includes(v.trim()), `${task} '${tp.name}': '${v}' cut at ${max}`);
+      }
+    }
+  }
+  assert.ok(cut > 0, 'the long templates do get their tails cut');
   fs.rmSync(root, { recursive: true });
 });

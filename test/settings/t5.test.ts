@@ -23,7 +23,7 @@ import { resolveT5RunConfig, type T5RunOverrides } from '../../kernel-lib/settin
 import { collate, Encoder, MultiTaskSampler, TrainBatches, loadGlueTasks, taskMaxDecodingLength, type T5Example } from '../../kernel-lib/settings/t5/data';
 import { labelSmoothedLoss } from '../../kernel-lib/settings/t5/task';
 import { trainT5 } from '../../kernel-lib/settings/t5/run';
-import { reproduceT5 } from '../../kernel-lib/settings/t5/reproduce';
+import { reproduceT5, resolveT5Workers } from '../../kernel-lib/settings/t5/reproduce';
 import { plainT5Logits, spanCorrupt, ensureMiniT5Backbone } from '../../kernel-lib/settings/t5/pretrain';
 import { Rng } from '../../kernel-lib/util/rng';
 
@@ -281,6 +281,16 @@ describe('T5-GLUE setting (tiny)', () => {
     const second = await reproduceT5({ methods, outDir: out, overrides, progress: { mode: 'none' }, runDirFor });
     assert.deepEqual(second.rows.map((r) => r.reused), [true, true]);
     assert.deepEqual(second.rows.map((r) => r.glueAverage), first.rows.map((r) => r.glueAverage));
+    // Two worker processes train the same runs to the same results (and the table keeps the method order).
+    const runs2 = tmp('runs-workers-');
+    const runDirFor2 = (m: { method: string; configuration?: string }) => path.join(runs2, `${m.method}${m.configuration ? '-p' : ''}`);
+    const third = await reproduceT5({ methods, outDir: tmp('repro-workers-'), overrides, progress: { mode: 'none' }, runDirFor: runDirFor2, workers: 2 });
+    assert.deepEqual(third.rows.map((r) => [r.label, r.reused]), [['hash', false], ['dense (1× parameters)', false]]);
+    assert.deepEqual(third.rows.map((r) => r.glueAverage), first.rows.map((r) => r.glueAverage));
+    assert.deepEqual(third.rows.map((r) => r.perTask), first.rows.map((r) => r.perTask));
+    assert.match(fs.readFileSync(third.resultsFile, 'utf8'), /2 training processes at once/);
+    assert.throws(() => resolveT5Workers(0, 'mini'), /option workers: expected an integer >= 1, got 0/);
+    assert.equal(resolveT5Workers('auto', 'paper'), 1);
   });
 
   it('the paper-profile CLI command trains on an HF T5 folder and GLUE TSV', () => {

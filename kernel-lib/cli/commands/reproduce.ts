@@ -9,7 +9,7 @@ import { interruptSignal } from '../interrupt';
 export const reproduceCommand: Command = {
   name: 'reproduce',
   summary: 'train every method of the paper’s comparison and write results tables (the main job, `npm start`)',
-  usage: 'smear reproduce [--setting resnet|t5] [--profile mini|paper] [--data <root>] [--weights <file>] [--model <HF T5 folder>] [--methods a,b,…] [--steps N] [--force]',
+  usage: 'smear reproduce [--setting resnet|t5] [--profile mini|paper] [--data <root>] [--weights <file>] [--model <HF T5 folder>] [--methods a,b,…] [--steps N] [--workers N] [--force]',
   options: {
     setting: { type: 'string', description: "'resnet' or 't5' (default: both, resnet then t5)" },
     model: { type: 'string', description: 't5: local Hugging Face T5 v1.1 folder (paper profile)' },
@@ -20,6 +20,7 @@ export const reproduceCommand: Command = {
     methods: { type: 'string', description: 'comma-separated method names (default: the whole set)' },
     steps: { type: 'string', description: 'training steps per method' },
     force: { type: 'boolean', description: 'retrain methods that already have results' },
+    workers: { type: 'string', description: 't5: methods trained at once, one process each (default: 2 on a machine with 2+ cores for the mini profile, else 1)' },
   },
   async run({ values }) {
     const setting = values.setting as string | undefined;
@@ -68,11 +69,14 @@ async function reproduceT5Command(values: Record<string, unknown>, signal: Abort
   const methods = pickMethods(values, T5_METHOD_SET, 'T5', explicit);
   if (methods === null) return 0;
   const c = common(values);
+  const workers = values.workers !== undefined ? Number(values.workers) : 'auto';
+  if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1)) throw new Error(`option --workers: expected an integer >= 1, got '${String(values.workers)}'`);
   const { rows, resultsFile } = await reproduceT5({
     profile: c.profile,
     methods,
     force: c.force,
     signal,
+    workers,
     overrides: {
       data: c.data,
       model: {

@@ -5,32 +5,45 @@
  * Hyperformer splits, promptsource templates, metrics — runs on it unchanged
  * with a byte tokenizer and a tiny T5 in minutes.
  *
- * Sentences are 3–7 words from a 16-word vocabulary. The promptsource
- * templates themselves are long, so templated inputs reach about 280 bytes
- * (RTE/STS-B; seed 0, all templates): with the byte tokenizer, use a maximum
- * input length of 320 to see whole prompts — at the reference's 128, roughly
- * a third of RTE/MRPC/STS-B/QQP/QNLI/CoLA prompt renderings are truncated
- * (counted and warned by encodeTruncated). Each task has the shape of its
- * GLUE namesake but its own rule, so the tasks need different skills, and the
- * rules disagree about the same kinds of inputs (several pair tasks ask
- * "yes/no" about membership, equality or order with different answers),
- * which is what makes routing matter: one shared adapter must hold all eight
- * rules, per-task experts need one each.
+ * Sentences are 2–4 three-letter words (STS-B: 3–4). The promptsource
+ * templates themselves are long, so templated inputs reach about 270 bytes
+ * (RTE/STS-B; seed 0, all templates); every sentence ends within the first 191
+ * bytes of every rendering, so the mini profile's maximum input length of 192
+ * (with EOS) cuts only template tails (RTE 20%, STS-B 40%, QQP 20% of the
+ * renderings; counted and warned by encodeTruncated).
  *
- * | task | shape (label)                        | rule (skill)                                                                 |
- * |------|--------------------------------------|------------------------------------------------------------------------------|
- * | rte  | pair, entailment 0 / not 1           | entailment iff every word of sentence2 occurs in sentence1 (containment)      |
- * | sst2 | single, negative 0 / positive 1      | positive iff "good" occurs more often than "bad" (counting, compare counts)   |
- * | mrpc | pair, not equivalent 0 / equivalent 1 | equivalent iff the two sentences have the same words in any order (multiset) |
- * | stsb | pair, score 0–5                      | 5 × fraction of positions holding the same word (aligned overlap)             |
- * | qqp  | pair, not duplicate 0 / duplicate 1  | duplicate iff both questions start with the same word (position)             |
- * | mnli | pair, entailment 0 / neutral 1 / contradiction 2 | premise longer / same length / shorter than hypothesis (length order) |
- * | qnli | question+sentence, entailment 0 / not 1 | entailment iff the question's word occurs in the sentence (lookup)        |
- * | cola | single, unacceptable 0 / acceptable 1 | acceptable iff the words are in alphabetical order (order, characters)      |
+ * Each task has the shape of its GLUE namesake and a rule a tiny byte-level
+ * T5 can learn through adapters in a few hundred steps: the label is decided
+ * by which *cue group* the words of the task's cue sentence come from. The
+ * groups' words share a letter that occurs in no template (z-words zap zen
+ * zoo, x-words box fox wax, j-words jam jet jog; in the 50 original-task
+ * templates 'z' never occurs, 'x' 3 and 'j' 2 times), so the cue is easy to spot; the
+ * other sentence of a pair (and the rest of the vocabulary) are filler words
+ * that carry no label. What makes routing matter is that the tasks map the
+ * SAME groups to CONFLICTING answers: z-words mean "yes" for RTE, QQP and
+ * MNLI (and "positive" for SST-2) but "no" for MRPC, QNLI and CoLA, and
+ * x-words the opposite. One shared adapter must hold all eight mappings and
+ * tell the task from the template; a per-task expert needs one each (the
+ * analogue of mini-DomainNet's conflicting digit orientations, data/README.md).
+ *
+ * | task | shape (label)                                   | cue sentence  | rule                                                        |
+ * |------|-------------------------------------------------|---------------|-------------------------------------------------------------|
+ * | rte  | pair, entailment 0 / not 1                      | sentence2     | entailment iff z-words (x-words: not entailment)             |
+ * | sst2 | single, negative 0 / positive 1                 | the sentence  | positive iff z-words (x-words: negative)                    |
+ * | mrpc | pair, not equivalent 0 / equivalent 1           | sentence2     | equivalent iff x-words (z-words: not equivalent)            |
+ * | stsb | pair, score 0–5                                 | both          | score = number of z-words in the two sentences (0–5 of 6–8) |
+ * | qqp  | pair, not duplicate 0 / duplicate 1             | question1     | duplicate iff z-words (x-words: not duplicate)              |
+ * | mnli | pair, entailment 0 / neutral 1 / contradiction 2 | hypothesis   | z-words entailment, j-words neutral, x-words contradiction  |
+ * | qnli | question+sentence, entailment 0 / not 1         | sentence      | entailment iff x-words (z-words: not entailment)            |
+ * | cola | single, unacceptable 0 / acceptable 1           | the sentence  | acceptable iff x-words (z-words: unacceptable)              |
+ *
+ * (Format 1, before: rules on containment, counting, multisets, alphabetical
+ * order… of 3–7-word sentences; the tiny model stayed at chance on them.)
  *
  * Labels are balanced (classes alternate before shuffling). MNLI's
- * dev_mismatched draws its words from the other half of the vocabulary than
- * train/dev_matched use most ("another genre"). Sizes default to 400 train and
+ * dev_mismatched draws its filler words from another part of the filler list
+ * (MINI_FILLERS.slice(7) and the first two) than train/dev_matched use
+ * ("another genre"). Sizes default to 400 train and
  * 100 validation rows per task (MNLI: 100 matched + 100 mismatched). With the
  * Hyperformer split scheme, use MINI_SPLIT_OPTIONS (1,000 → 100 validation
  * rows taken from train for SST-2/QQP/QNLI), which gives train/validation/test
@@ -46,7 +59,15 @@ import { GLUE_TASKS, GLUE_TASK_INFO } from './tasks';
 import type { GlueTaskName } from './tasks';
 import type { SplitOptions } from './splits';
 
-export const MINI_VOCAB = ['ant', 'bad', 'bee', 'cat', 'cow', 'dog', 'elk', 'fox', 'good', 'hen', 'jay', 'owl', 'pig', 'ram', 'sun', 'yak'] as const;
+/**
+ * The cue groups: a task's label is decided by the group its cue sentence's
+ * words come from (see the header). Each group's words share a letter that is
+ * (nearly) absent from the templates, so a byte-level model can spot them.
+ */
+export const MINI_GROUPS = { z: ['zap', 'zen', 'zoo'], x: ['box', 'fox', 'wax'], j: ['jam', 'jet', 'jog'] } as const;
+/** Words that carry no label. */
+export const MINI_FILLERS = ['ant', 'bad', 'bee', 'cat', 'cow', 'dog', 'elk', 'good', 'hen', 'owl', 'pig', 'ram', 'sun', 'yak'] as const;
+export const MINI_VOCAB: readonly string[] = [...MINI_FILLERS, ...Object.values(MINI_GROUPS).flat()].sort();
 /** split options that fit the mini sizes (validation from train: 100 rows, not 1,000) */
 export const MINI_SPLIT_OPTIONS: SplitOptions = { validationSize: 100 };
 
@@ -66,8 +87,9 @@ export interface MiniGlueResult {
   counts: Record<string, number>;
 }
 
-const MANIFEST = 'MINI_GLUE.json';
-const FORMAT_VERSION = 1;
+/** The manifest file mini-GLUE writes last (its `params` identify the generated data). */
+export const MINI_GLUE_MANIFEST = 'MINI_GLUE.json';
+const FORMAT_VERSION = 2;
 
 type Words = readonly string[];
 
@@ -95,100 +117,75 @@ class Gen {
     }
     return xs;
   }
-  other(w: string, from: Words = this.words): string {
-    let x = w;
-    while (x === w) x = this.pick(from);
-    return x;
-  }
 }
 
 type Row = { text: string[]; label: number | string };
 
-const sortedAlpha = (ws: string[]): boolean => ws.every((w, i) => i === 0 || ws[i - 1] <= w);
-const countOf = (ws: string[], w: string): number => ws.filter((x) => x === w).length;
-const sameMultiset = (a: string[], b: string[]): boolean => a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
+type Group = keyof typeof MINI_GROUPS;
 
 /** Words of a text, punctuation dropped. */
 export function miniWords(s: string): string[] {
   return s.replace(/[.?]/g, ' ').split(/\s+/).filter(Boolean);
 }
 
+const count = (s: string, g: Group): number => miniWords(s).filter((w) => (MINI_GROUPS[g] as readonly string[]).includes(w)).length;
+const all = (s: string, g: Group): boolean => count(s, g) === miniWords(s).length;
+
 /** The rules, as functions of the text: also used by the tests to re-derive every label. */
 export const MINI_RULES: Record<GlueTaskName, (text: string[]) => number> = {
-  rte: ([a, b]) => (miniWords(b).every((w) => miniWords(a).includes(w)) ? 0 : 1),
-  sst2: ([s]) => (countOf(miniWords(s), 'good') > countOf(miniWords(s), 'bad') ? 1 : 0),
-  mrpc: ([a, b]) => (sameMultiset(miniWords(a), miniWords(b)) ? 1 : 0),
-  stsb: ([a, b]) => {
-    const x = miniWords(a);
-    const y = miniWords(b);
-    const same = x.filter((w, i) => y[i] === w).length;
-    return (5 * same) / Math.max(x.length, y.length);
-  },
-  qqp: ([a, b]) => (miniWords(a)[0] === miniWords(b)[0] ? 1 : 0),
-  mnli: ([a, b]) => {
-    const d = miniWords(a).length - miniWords(b).length;
-    return d > 0 ? 0 : d === 0 ? 1 : 2;
-  },
-  qnli: ([q, s]) => (miniWords(s).includes(miniWords(q)[2]) ? 0 : 1),
-  cola: ([s]) => (sortedAlpha(miniWords(s)) ? 1 : 0),
+  rte: ([, b]) => (all(b, 'z') ? 0 : 1),
+  sst2: ([s]) => (all(s, 'z') ? 1 : 0),
+  mrpc: ([, b]) => (all(b, 'x') ? 1 : 0),
+  stsb: ([a, b]) => count(a, 'z') + count(b, 'z'),
+  qqp: ([a]) => (all(a, 'z') ? 1 : 0),
+  mnli: ([, b]) => (all(b, 'z') ? 0 : all(b, 'j') ? 1 : 2),
+  qnli: ([, s]) => (all(s, 'x') ? 0 : 1),
+  cola: ([s]) => (all(s, 'x') ? 1 : 0),
 };
 
-function makeRow(task: GlueTaskName, g: Gen, want: number, words: Words): Row {
+/** The group whose words make up the cue sentence of each class (index: label). */
+const GROUP_OF: Record<Exclude<GlueTaskName, 'stsb'>, readonly Group[]> = {
+  rte: ['z', 'x'],
+  sst2: ['x', 'z'],
+  mrpc: ['z', 'x'],
+  qqp: ['x', 'z'],
+  mnli: ['z', 'j', 'x'],
+  qnli: ['x', 'z'],
+  cola: ['z', 'x'],
+};
+
+/** Which sentence is the cue sentence (0 first, 1 second). */
+const CUE_SENTENCE: Record<Exclude<GlueTaskName, 'stsb'>, number> = { rte: 1, sst2: 0, mrpc: 1, qqp: 0, mnli: 1, qnli: 1, cola: 0 };
+
+function makeRow(task: GlueTaskName, g: Gen, want: number, fillers: Words): Row {
   const join = (ws: string[]) => ws.join(' ');
+  const plain = (n: number) => g.sentence(n, fillers);
+  if (task === 'stsb') {
+    // want = 0..5 z words spread over two sentences of 3–4 words
+    const la = g.len(3, 4);
+    const lb = g.len(3, 4);
+    const slots = g.shuffle(Array.from({ length: la + lb }, (_, i) => i)).slice(0, want);
+    const ws = plain(la + lb).map((w, i) => (slots.includes(i) ? g.pick(MINI_GROUPS.z) : w));
+    return { text: [join(ws.slice(0, la)) + '.', join(ws.slice(la)) + '.'], label: want.toFixed(3) };
+  }
+  const cue = (n: number) => g.sentence(n, MINI_GROUPS[GROUP_OF[task][want]]);
+  const sentences = [0, 1].map((i) => (i === CUE_SENTENCE[task] ? cue(g.len(2, 4)) : plain(g.len(2, 4))));
+  const [a, b] = sentences;
   switch (task) {
-    case 'rte': {
-      const a = g.sentence(g.len(4, 7), words);
-      const b = g.shuffle([...a]).slice(0, 2 + g.int(2));
-      if (want === 1) b[g.int(b.length)] = g.pick(words.filter((w) => !a.includes(w)));
+    case 'rte':
       return { text: [join(a), join(b)], label: want === 0 ? 'entailment' : 'not_entailment' };
-    }
-    case 'sst2': {
-      const n = g.len(4, 7);
-      const filler = words.filter((w) => w !== 'good' && w !== 'bad');
-      const k = 1 + g.int(3); // 1–3 sentiment words
-      const good = want === 1 ? Math.floor(k / 2) + 1 : Math.floor((k - 1) / 2); // good > bad iff positive
-      const ws = [...Array(good).fill('good'), ...Array(k - good).fill('bad'), ...g.sentence(n - k, filler)];
-      return { text: [join(g.shuffle(ws)) + ' '], label: want };
-    }
-    case 'mrpc': {
-      const a = g.sentence(g.len(4, 7), words);
-      const b = g.shuffle([...a]);
-      if (want === 0) {
-        const i = g.int(b.length);
-        b[i] = g.other(b[i], words);
-      }
+    case 'sst2':
+      return { text: [join(a) + ' '], label: want };
+    case 'mrpc':
       return { text: [join(a), join(b)], label: want };
-    }
-    case 'stsb': {
-      const n = 5;
-      const a = g.sentence(n, words);
-      const same = want; // 0..5 positions kept
-      const keep = new Set(g.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, same));
-      const b = a.map((w, i) => (keep.has(i) ? w : g.other(w, words)));
-      return { text: [join(a) + '.', join(b) + '.'], label: ((5 * same) / n).toFixed(3) };
-    }
-    case 'qqp': {
-      const a = g.sentence(g.len(3, 6), words);
-      const b = g.sentence(g.len(3, 6), words);
-      b[0] = want === 1 ? a[0] : g.other(a[0], words);
+    case 'qqp':
       return { text: [join(a) + '?', join(b) + '?'], label: want };
-    }
-    case 'mnli': {
-      const lb = g.len(3, 6);
-      const la = want === 0 ? lb + 1 + g.int(2) : want === 1 ? lb : Math.max(2, lb - 1 - g.int(2));
-      return { text: [join(g.sentence(la, words)) + '.', join(g.sentence(lb, words)) + '.'], label: ['entailment', 'neutral', 'contradiction'][want] };
-    }
-    case 'qnli': {
-      const s = g.sentence(g.len(4, 7), words);
-      const w = want === 0 ? g.pick(s) : g.pick(words.filter((x) => !s.includes(x)));
-      return { text: [`where is ${w} ?`, join(s) + ' .'], label: want === 0 ? 'entailment' : 'not_entailment' };
-    }
-    case 'cola': {
-      let s = g.sentence(g.len(3, 6), words);
-      if (want === 1) s.sort();
-      else while (sortedAlpha(s)) s = g.sentence(s.length, words);
-      return { text: [join(s) + ' .'], label: want };
-    }
+    case 'mnli':
+      return { text: [join(a) + '.', join(b) + '.'], label: ['entailment', 'neutral', 'contradiction'][want] };
+    case 'qnli':
+      return { text: [`where is ${a[0]} ?`, join(b) + ' .'], label: want === 0 ? 'entailment' : 'not_entailment' };
+    case 'cola':
+      return { text: [join(a) + ' .'], label: want };
   }
 }
 
@@ -253,7 +250,7 @@ export function generateMiniGlue(root: string, opts: MiniGlueOptions = {}): Mini
     if (!Number.isInteger(v) || v < 1) throw new Error(`generateMiniGlue: option ${k} must be an integer ≥ 1, got ${v}`);
   }
   const params = { format: FORMAT_VERSION, seed, train: nTrain, validation: nVal };
-  const manifestPath = path.join(root, MANIFEST);
+  const manifestPath = path.join(root, MINI_GLUE_MANIFEST);
   if (!opts.overwrite && fs.existsSync(manifestPath)) {
     try {
       const m = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
@@ -263,7 +260,8 @@ export function generateMiniGlue(root: string, opts: MiniGlueOptions = {}): Mini
     }
   }
   const rng = new Rng(seed);
-  const half = MINI_VOCAB.length / 2;
+    // "another genre" for MNLI's dev_mismatched: fillers mostly from the second half of the vocabulary
+  const mismatched = [...MINI_FILLERS.slice(7), ...MINI_FILLERS.slice(0, 2)];
   const counts: Record<string, number> = {};
   for (const task of GLUE_TASKS) {
     const info = GLUE_TASK_INFO[task];
@@ -272,14 +270,13 @@ export function generateMiniGlue(root: string, opts: MiniGlueOptions = {}): Mini
     const files: [string, number, Words, boolean][] =
       task === 'mnli'
         ? [
-            ['train.tsv', nTrain, MINI_VOCAB, false],
-            ['dev_matched.tsv', nVal, MINI_VOCAB, true],
-            // "another genre": mostly the second half of the vocabulary
-            ['dev_mismatched.tsv', nVal, [...MINI_VOCAB.slice(half), ...MINI_VOCAB.slice(0, 2)], true],
+            ['train.tsv', nTrain, MINI_FILLERS, false],
+            ['dev_matched.tsv', nVal, MINI_FILLERS, true],
+            ['dev_mismatched.tsv', nVal, mismatched, true],
           ]
         : [
-            ['train.tsv', nTrain, MINI_VOCAB, false],
-            ['dev.tsv', nVal, MINI_VOCAB, false],
+            ['train.tsv', nTrain, MINI_FILLERS, false],
+            ['dev.tsv', nVal, MINI_FILLERS, false],
           ];
     for (const [file, n, words, dev] of files) {
       const g = new Gen(rng, words);

@@ -26,6 +26,7 @@
  * as the paper profile's google/t5-v1_1-base folder. `pretrain.json` next to
  * it records the loss curve, held-out denoising accuracy and the time taken.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -41,6 +42,7 @@ import { ByteTokenizer } from '../../tokenizers/byte';
 import { applyTemplate, originalTaskTemplates } from '../../datasets/glue/prompts';
 import { REPO_ROOT, type T5RunConfig } from './config';
 import { loadGlueTasks } from './data';
+import { MINI_GLUE_MANIFEST } from '../../datasets/glue/mini';
 
 /** Number of sentinel ids reserved at the top of the vocabulary. */
 export const NUM_SENTINELS = 12;
@@ -165,11 +167,35 @@ export function backboneConfig(cfg: T5RunConfig): T5Config {
   return resolveT5Config({ preset: cfg.model.preset, ...(cfg.model.overrides ?? {}) } as Partial<T5Config> & { preset: string });
 }
 
+/**
+ * What the pretraining text depends on: mini-GLUE's generation parameters
+ * (its manifest: format version, seed, sizes), or the data folder's path for
+ * other data; a short hash of it names the backbone folder, so a regenerated
+ * or different data set gets its own backbone.
+ */
+export function pretrainDataTag(root: string): string {
+  const manifest = path.join(root, MINI_GLUE_MANIFEST);
+  let key = `path:${path.resolve(root)}`;
+  if (fs.existsSync(manifest)) {
+    try {
+      key = `mini-glue:${JSON.stringify(JSON.parse(fs.readFileSync(manifest, 'utf8')).params)}`;
+    } catch {
+      /* unreadable manifest: fall back to the path */
+    }
+  }
+  return crypto.createHash('sha256').update(key).digest('hex').slice(0, 8);
+}
+
 export function miniBackboneDir(cfg: T5RunConfig): string {
   const p = cfg.model.pretrain;
   const c = backboneConfig(cfg);
   const shape = `d${c.dModel}-ff${c.dFf}-h${c.numHeads}x${c.dKv}-l${c.numLayers}-${c.numDecoderLayers}`;
-  return path.join(REPO_ROOT, 'data', 'mini-backbones', `t5-${shape}-s${cfg.train.seed}-${p.steps}x${p.batchSize}-len${p.length}-lr${p.lr}-n${p.noiseDensity}-m${p.meanSpan}`);
+  return path.join(
+    REPO_ROOT,
+    'data',
+    'mini-backbones',
+    `t5-${shape}-s${cfg.train.seed}-${p.steps}x${p.batchSize}-len${p.length}-lr${p.lr}-n${p.noiseDensity}-m${p.meanSpan}-data${pretrainDataTag(cfg.data.root)}`,
+  );
 }
 
 export interface PretrainReport {

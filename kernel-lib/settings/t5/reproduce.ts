@@ -6,7 +6,9 @@
  * resolved configuration and that has results.json), so an interrupted
  * reproduction picks up where it stopped.
  */
+import { fork, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from '../../io/atomic';
 import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
@@ -60,16 +62,87 @@ export interface T5ReproductionOptions {
   signal?: AbortSignal;
   force?: boolean;
   runDirFor?: (m: MethodSpec) => string;
+  /**
+   * Methods trained at once, each in its own child process (default 1: one
+   * after another in this process, with `progress`). 'auto': the mini profile
+   * uses min(2, available cores) — the wasm backend computes on one thread, so
+   * a second process uses the second core —, the paper profile 1.
+   */
+  workers?: number | 'auto';
 }
 
+/** The number of training processes `workers` asks for. */
+export function resolveT5Workers(workers: number | 'auto' | undefined, profile: Profile): number {
+  if (workers === undefined) return 1;
+  if (workers === 'auto') return profile === 'mini' ? Math.max(1, Math.min(2, os.availableParallelism())) : 1;
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new Error(`option workers: expected an integer >= 1, got ${String(workers)}`);
+  return workers;
+}
+
+interface Plan {
+  spec: MethodSpec;
+  overrides: T5RunOverrides & { method: string };
+  cfg: T5RunConfig;
+  /** config.json matches: resume a partial run. */
+  same: boolean;
+  reused: boolean;
+  /** finished in this invocation (or reused) */
+  completed: boolean;
+}
+
+const WORKER_FILE = path.join(__dirname, 'train-worker.ts');
+
+/** Train the plans in up to `workers` child processes; resolves when all have ended (stops starting new ones on abort or error). */
+async function trainInWorkers(plans: Plan[], workers: number, signal?: AbortSignal): Promise<void> {
+  // Longest first, so the lanes end together: AdaMix runs two forward passes per step.
+  const cost = (p: Plan) => (p.cfg.method === 'adamix' ? 2 : 1);
+  const queue = [...plans].sort((a, b) => cost(b) - cost(a));
+  const running = new Set<ChildProcess>();
+  let failure: Error | null = null;
+  const abortAll = () => {
+    for (const c of running) if (c.connected) c.send({ type: 'abort' });
+  };
+  signal?.addEventListener('abort', abortAll, { once: true });
+  const runOne = (plan: Plan) =>
+    new Promise<void>((resolve) => {
+      const t0 = Date.now();
+      process.stderr.write(`[smear] t5 ${methodLabel(plan.spec)}: training ${plan.cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, plan.cfg.runDir)} (worker process)\n`);
+      const child = fork(WORKER_FILE, [], { execArgv: ['--require', require.resolve('tsx/cjs')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      running.add(child);
+      let outcome: { type: string; status?: string; message?: string } | null = null;
+      child.on('message', (m: { type: string; status?: string; message?: string }) => {
+        outcome = m;
+      });
+      child.on('exit', (code) => {
+        running.delete(child);
+        const o = outcome as { type: string; status?: string; message?: string } | null;
+        if (o?.type === 'done') {
+          plan.completed = o.status === 'completed';
+          if (plan.completed) process.stderr.write(`[smear] t5 ${methodLabel(plan.spec)}: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+        } else if (!failure && !signal?.aborted) {
+          failure = new Error(`t5 ${methodLabel(plan.spec)}: ${o?.type === 'error' ? o.message : `the training process exited with code ${code}`}`);
+          abortAll();
+        }
+        resolve();
+      });
+      child.send({ type: 'train', overrides: { ...plan.overrides, runDir: plan.cfg.runDir }, resume: plan.same });
+    });
+  const lane = async () => {
+    while (queue.length && !failure && !signal?.aborted) await runOne(queue.shift()!);
+  };
+  await Promise.all(Array.from({ length: Math.min(workers, plans.length) }, lane));
+  signal?.removeEventListener('abort', abortAll);
+  if (failure) throw failure;
+}
 
 export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ rows: T5ReproductionRow[]; resultsFile: string; pretrain?: Record<string, unknown> }> {
   const profile = opts.profile ?? 'mini';
   const outDir = opts.outDir ?? path.join(REPO_ROOT, 'results', `t5-${profile}`);
   const quiet = opts.progress?.mode === 'none';
-  const rows: T5ReproductionRow[] = [];
+  const workers = resolveT5Workers(opts.workers, profile);
   const t0 = Date.now();
   let pretrain: Record<string, unknown> | undefined;
+  const plans: Plan[] = [];
   for (const spec of opts.methods ?? T5_METHOD_SET) {
     if (opts.signal?.aborted) break;
     const overrides: T5RunOverrides & { method: string } = {
@@ -91,18 +164,28 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
         pretrain = { ...r, folder: path.relative(REPO_ROOT, cfg.model.path!) };
       }
     }
-    const resultsFile = path.join(cfg.runDir, 'results.json');
     const configFile = path.join(cfg.runDir, 'config.json');
     const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
-    const reused = same && fs.existsSync(resultsFile);
-    if (!reused) {
-      process.stderr.write(`[smear] t5 ${methodLabel(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
-      const r = await trainT5(overrides, { progress: opts.progress, signal: opts.signal, resume: same });
-      if (r.result.status !== 'completed') break;
-    } else {
-      process.stderr.write(`[smear] t5 ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+    const reused = same && fs.existsSync(path.join(cfg.runDir, 'results.json'));
+    if (reused) process.stderr.write(`[smear] t5 ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+    plans.push({ spec, overrides, cfg, same, reused, completed: reused });
+  }
+  const toTrain = plans.filter((p) => !p.reused);
+  if (workers > 1 && toTrain.length > 1) {
+    await trainInWorkers(toTrain, workers, opts.signal);
+  } else {
+    for (const plan of toTrain) {
+      if (opts.signal?.aborted) break;
+      process.stderr.write(`[smear] t5 ${methodLabel(plan.spec)}: training ${plan.cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, plan.cfg.runDir)}\n`);
+      const r = await trainT5(plan.overrides, { progress: opts.progress, signal: opts.signal, resume: plan.same });
+      plan.completed = r.result.status === 'completed';
+      if (!plan.completed) break;
     }
-    const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+  }
+  const rows: T5ReproductionRow[] = [];
+  for (const { spec, cfg, reused, completed } of plans) {
+    if (!completed) continue;
+    const results = JSON.parse(fs.readFileSync(path.join(cfg.runDir, 'results.json'), 'utf8'));
     const routingFile = path.join(cfg.runDir, 'routing-test.json');
     const lines = fs.readFileSync(path.join(cfg.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const train = lines.filter((l) => l.split === 'train' && typeof l.steps_per_s === 'number');
@@ -126,14 +209,14 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
   }
   fs.mkdirSync(outDir, { recursive: true });
   const resultsFile = path.join(outDir, 'results.md');
-  await writeFileAtomic(resultsFile, renderT5Results(rows, profile, (Date.now() - t0) / 1000, pretrain));
+  await writeFileAtomic(resultsFile, renderT5Results(rows, profile, (Date.now() - t0) / 1000, pretrain, workers > 1 && toTrain.length > 1 ? workers : 1));
   await writeFileAtomic(path.join(outDir, 'results.json'), `${JSON.stringify({ pretrain, rows: rows.map(({ routing: _r, ...r }) => r) }, null, 2)}\n`);
   return { rows, resultsFile, pretrain };
 }
 
 const METRIC_SHORT: Record<string, string> = { acc: 'acc', f1: 'F1', pearson_corrcoef: 'P', spearman_corrcoef: 'S', mcc: 'MCC' };
 
-export function renderT5Results(rows: T5ReproductionRow[], profile: Profile, seconds: number, pretrain?: Record<string, unknown>): string {
+export function renderT5Results(rows: T5ReproductionRow[], profile: Profile, seconds: number, pretrain?: Record<string, unknown>, workers = 1): string {
   const cols = GLUE_TASKS.flatMap((t) => GLUE_TASK_INFO[t].metrics.map((m) => ({ task: t, metric: m as string })));
   const fmt = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(1) : '–');
   const trained = rows.filter((r) => !r.reused).length;
@@ -144,7 +227,7 @@ export function renderT5Results(rows: T5ReproductionRow[], profile: Profile, sec
     `checkpoint of each method. "GLUE avg" is the reference's eval_average_metrics (mean of the 11 metric values;`,
     `the model-selection score), "8-task" the mean of per-task means. steps/s is the mean training throughput;`,
     `trainable parameters include every routing block and T5 RMSNorm gain.`,
-    `Written by \`npm start\` (\`smear reproduce\`); ${trained} of ${rows.length} runs trained in this invocation (${seconds.toFixed(0)} s).`,
+    `Written by \`npm start\` (\`smear reproduce\`); ${trained} of ${rows.length} runs trained in this invocation (${seconds.toFixed(0)} s wall${workers > 1 ? `, ${workers} training processes at once` : ''}).`,
     '',
   ];
   if (pretrain) {
