@@ -119,6 +119,13 @@ describe('ResNet-DomainNet setting (tiny)', () => {
     const second = await reproduceResNet({ methods, outDir: out, overrides, progress: { mode: 'none' }, runDirFor });
     assert.deepEqual(second.rows.map((r) => r.reused), [true, true]);
     assert.deepEqual(second.rows.map((r) => r.accuracy), first.rows.map((r) => r.accuracy));
+    // Two worker processes train the same runs to the same results (and the table keeps the method order).
+    const runs2 = tmp('runs-workers-');
+    const runDirFor2 = (m: { method: string; configuration?: string }) => path.join(runs2, `${m.method}${m.configuration ? '-p' : ''}`);
+    const third = await reproduceResNet({ methods, outDir: tmp('repro-workers-'), overrides, progress: { mode: 'none' }, runDirFor: runDirFor2, workers: 2 });
+    assert.deepEqual(third.rows.map((r) => [r.label, r.reused]), [['tag', false], ['dense (1× parameters)', false]]);
+    assert.deepEqual(third.rows.map((r) => r.perDomain), first.rows.map((r) => r.perDomain));
+    assert.match(fs.readFileSync(third.resultsFile, 'utf8'), /2 training processes at once/);
   });
 
   it('resuming with a different configuration is refused, naming the differences', async () => {

@@ -23,7 +23,8 @@ import { resolveT5RunConfig, type T5RunOverrides } from '../../kernel-lib/settin
 import { collate, Encoder, MultiTaskSampler, TrainBatches, loadGlueTasks, taskMaxDecodingLength, type T5Example } from '../../kernel-lib/settings/t5/data';
 import { labelSmoothedLoss } from '../../kernel-lib/settings/t5/task';
 import { trainT5 } from '../../kernel-lib/settings/t5/run';
-import { reproduceT5, resolveT5Workers } from '../../kernel-lib/settings/t5/reproduce';
+import { reproduceT5 } from '../../kernel-lib/settings/t5/reproduce';
+import { resolveWorkers } from '../../kernel-lib/settings/workers';
 import { plainT5Logits, spanCorrupt, ensureMiniT5Backbone } from '../../kernel-lib/settings/t5/pretrain';
 import { Rng } from '../../kernel-lib/util/rng';
 
@@ -289,8 +290,8 @@ describe('T5-GLUE setting (tiny)', () => {
     assert.deepEqual(third.rows.map((r) => r.glueAverage), first.rows.map((r) => r.glueAverage));
     assert.deepEqual(third.rows.map((r) => r.perTask), first.rows.map((r) => r.perTask));
     assert.match(fs.readFileSync(third.resultsFile, 'utf8'), /2 training processes at once/);
-    assert.throws(() => resolveT5Workers(0, 'mini'), /option workers: expected an integer >= 1, got 0/);
-    assert.equal(resolveT5Workers('auto', 'paper'), 1);
+    assert.throws(() => resolveWorkers(0, 'mini'), /option workers: expected an integer >= 1, got 0/);
+    assert.equal(resolveWorkers('auto', 'paper'), 1);
   });
 
   it('the paper-profile CLI command trains on an HF T5 folder and GLUE TSV', () => {

@@ -20,7 +20,7 @@ export const reproduceCommand: Command = {
     methods: { type: 'string', description: 'comma-separated method names (default: the whole set)' },
     steps: { type: 'string', description: 'training steps per method' },
     force: { type: 'boolean', description: 'retrain methods that already have results' },
-    workers: { type: 'string', description: 't5: methods trained at once, one process each (default: 2 on a machine with 2+ cores for the mini profile, else 1)' },
+    workers: { type: 'string', description: 'methods trained at once, one process each (default: 2 on a machine with 2+ cores for the mini profile, else 1)' },
   },
   async run({ values }) {
     const setting = values.setting as string | undefined;
@@ -51,9 +51,12 @@ function pickMethods<M extends { method: string }>(values: Record<string, unknow
 
 function common(values: Record<string, unknown>) {
   const steps = values.steps !== undefined ? Number(values.steps) : undefined;
+  const workers: number | 'auto' = values.workers !== undefined ? Number(values.workers) : 'auto';
+  if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1)) throw new Error(`option --workers: expected an integer >= 1, got '${String(values.workers)}'`);
   return {
     profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper',
     force: !!values.force,
+    workers,
     data: values.data ? { root: path.resolve(values.data as string) } : {},
     train: steps !== undefined ? { maxSteps: steps } : {},
   };
@@ -69,14 +72,12 @@ async function reproduceT5Command(values: Record<string, unknown>, signal: Abort
   const methods = pickMethods(values, T5_METHOD_SET, 'T5', explicit);
   if (methods === null) return 0;
   const c = common(values);
-  const workers = values.workers !== undefined ? Number(values.workers) : 'auto';
-  if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1)) throw new Error(`option --workers: expected an integer >= 1, got '${String(values.workers)}'`);
   const { rows, resultsFile } = await reproduceT5({
     profile: c.profile,
     methods,
     force: c.force,
     signal,
-    workers,
+    workers: c.workers,
     overrides: {
       data: c.data,
       model: {
@@ -100,6 +101,7 @@ async function reproduceResNetCommand(values: Record<string, unknown>, signal: A
     methods,
     force: c.force,
     signal,
+    workers: c.workers,
     overrides: {
       data: c.data,
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},

@@ -1,6 +1,7 @@
 /**
- * The ResNet-DomainNet reproduction: train and test the method set one after
- * another and write a results table with routing heat tables. Finished
+ * The ResNet-DomainNet reproduction: train and test the method set (one after
+ * another, or several at once in worker processes) and write a results table
+ * with routing heat tables. Finished
  * methods are reused (a run folder whose results.json matches the resolved
  * configuration), so an interrupted reproduction picks up where it stopped.
  */
@@ -8,8 +9,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../../io/atomic';
 import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
-import { REPO_ROOT, configDifferences, resolveResNetConfig, type Profile, type ResNetRunOverrides } from './config';
-import { trainResNet } from './run';
+import { REPO_ROOT, configDifferences, resolveResNetConfig, type Profile, type ResNetRunConfig, type ResNetRunOverrides } from './config';
+import { prepareMini, trainResNet } from './run';
+import { initBackend } from '../../backend';
+import { resolveWorkers, trainPlans, type RunPlan } from '../workers';
 import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
 
@@ -55,15 +58,21 @@ export interface ReproductionOptions {
   force?: boolean;
   /** Run folder per method (default: the configuration's runs/<setting>-<profile>-<method>). */
   runDirFor?: (m: MethodSpec) => string;
+  /**
+   * Methods trained at once, each in its own child process (settings/workers.ts;
+   * default 1: one after another in this process, with `progress`). 'auto': 2
+   * for the mini profile on a machine with 2+ cores, 1 for the paper profile.
+   */
+  workers?: number | 'auto';
 }
 
 export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{ rows: ReproductionRow[]; resultsFile: string }> {
   const profile = opts.profile ?? 'mini';
   const outDir = opts.outDir ?? path.join(REPO_ROOT, 'results', `resnet-${profile}`);
-  const rows: ReproductionRow[] = [];
+  const workers = resolveWorkers(opts.workers, profile);
   const t0 = Date.now();
+  const plans: Plan[] = [];
   for (const spec of opts.methods ?? RESNET_METHOD_SET) {
-    if (opts.signal?.aborted) break;
     const overrides = {
       ...opts.overrides,
       profile,
@@ -72,19 +81,30 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
       ...(opts.runDirFor ? { runDir: opts.runDirFor(spec) } : {}),
     };
     const cfg = resolveResNetConfig(overrides);
-    const resultsFile = path.join(cfg.runDir, 'results.json');
     const configFile = path.join(cfg.runDir, 'config.json');
     // A run folder made with this configuration: reuse it when finished, resume it when interrupted.
     const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
-    const reused = same && fs.existsSync(resultsFile);
-    if (!reused) {
-      process.stderr.write(`[smear] ${methodLabel(spec)}: training ${cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
-      const r = await trainResNet(overrides, { progress: opts.progress, signal: opts.signal, resume: same });
-      if (r.result.status !== 'completed') break;
-    } else {
-      process.stderr.write(`[smear] ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
-    }
-    const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+    const reused = same && fs.existsSync(path.join(cfg.runDir, 'results.json'));
+    if (reused) process.stderr.write(`[smear] ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
+    plans.push({ spec, overrides, cfg, runDir: cfg.runDir, steps: cfg.train.maxSteps, same, reused, completed: reused });
+  }
+  const pending = plans.filter((p) => !p.reused);
+  if (profile === 'mini' && pending.length > 0 && !opts.signal?.aborted) {
+    // Data and backbone once, here, before runs (and worker processes) that share them start.
+    await initBackend();
+    await prepareMini(pending[0].cfg, opts.progress?.mode === 'none');
+  }
+  const processes = await trainPlans(
+    'resnet',
+    plans,
+    workers,
+    async (plan) => (await trainResNet(plan.overrides, { progress: opts.progress, signal: opts.signal, resume: plan.same })).result.status,
+    opts.signal,
+  );
+  const rows: ReproductionRow[] = [];
+  for (const { spec, cfg, reused, completed } of plans) {
+    if (!completed) continue;
+    const results = JSON.parse(fs.readFileSync(path.join(cfg.runDir, 'results.json'), 'utf8'));
     const routingFile = path.join(cfg.runDir, 'routing-test.json');
     const metricsLines = fs.readFileSync(path.join(cfg.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const train = metricsLines.filter((l) => l.split === 'train' && typeof l.steps_per_s === 'number');
@@ -103,20 +123,23 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
   }
   fs.mkdirSync(outDir, { recursive: true });
   const resultsFile = path.join(outDir, 'results.md');
-  await writeFileAtomic(resultsFile, renderResults(rows, profile, (Date.now() - t0) / 1000));
+  await writeFileAtomic(resultsFile, renderResults(rows, profile, (Date.now() - t0) / 1000, processes));
   await writeFileAtomic(path.join(outDir, 'results.json'), `${JSON.stringify(rows.map(({ routing: _r, ...r }) => r), null, 2)}\n`);
   return { rows, resultsFile };
 }
 
+interface Plan extends RunPlan<ResNetRunOverrides> {
+  cfg: ResNetRunConfig;
+}
 
-export function renderResults(rows: ReproductionRow[], profile: Profile, seconds: number): string {
+export function renderResults(rows: ReproductionRow[], profile: Profile, seconds: number, workers = 1): string {
   const domains = rows[0] ? Object.keys(rows[0].perDomain) : [];
   const out: string[] = [
     `# ResNet-DomainNet, ${profile} profile`,
     '',
     `Test accuracy (pooled top-1 and per domain) of the best-validation checkpoint of each method; steps/s is`,
     `the mean training throughput; trainable parameters include routing blocks, BN_pre and the classifier.`,
-    `Written by \`npm start\` (\`smear reproduce\`); ${rows.filter((r) => !r.reused).length} of ${rows.length} runs trained in this invocation (${seconds.toFixed(0)} s).`,
+    `Written by \`npm start\` (\`smear reproduce\`); ${rows.filter((r) => !r.reused).length} of ${rows.length} runs trained in this invocation (${seconds.toFixed(0)} s wall${workers > 1 ? `, ${workers} training processes at once` : ''}).`,
     '',
     `| method | accuracy | ${domains.join(' | ')} | steps/s | trainable params |`,
     `|---|---:|${domains.map(() => '---:').join('|')}|---:|---:|`,

@@ -6,9 +6,7 @@
  * resolved configuration and that has results.json), so an interrupted
  * reproduction picks up where it stopped.
  */
-import { fork, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from '../../io/atomic';
 import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
@@ -18,6 +16,7 @@ import { REPO_ROOT, configDifferences, resolveT5RunConfig, type Profile, type T5
 import { prepareMiniT5, trainT5 } from './run';
 import { initBackend } from '../../backend';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
+import { resolveWorkers, trainPlans, type RunPlan } from '../workers';
 
 /** The default method set: every T5 routing method of the comparison plus both single-adapter baselines. */
 export const T5_METHOD_SET: MethodSpec[] = [
@@ -71,75 +70,15 @@ export interface T5ReproductionOptions {
   workers?: number | 'auto';
 }
 
-/** The number of training processes `workers` asks for. */
-export function resolveT5Workers(workers: number | 'auto' | undefined, profile: Profile): number {
-  if (workers === undefined) return 1;
-  if (workers === 'auto') return profile === 'mini' ? Math.max(1, Math.min(2, os.availableParallelism())) : 1;
-  if (!(Number.isInteger(workers) && workers >= 1)) throw new Error(`option workers: expected an integer >= 1, got ${String(workers)}`);
-  return workers;
-}
-
-interface Plan {
-  spec: MethodSpec;
-  overrides: T5RunOverrides & { method: string };
+interface Plan extends RunPlan<T5RunOverrides> {
   cfg: T5RunConfig;
-  /** config.json matches: resume a partial run. */
-  same: boolean;
-  reused: boolean;
-  /** finished in this invocation (or reused) */
-  completed: boolean;
-}
-
-const WORKER_FILE = path.join(__dirname, 'train-worker.ts');
-
-/** Train the plans in up to `workers` child processes; resolves when all have ended (stops starting new ones on abort or error). */
-async function trainInWorkers(plans: Plan[], workers: number, signal?: AbortSignal): Promise<void> {
-  // Longest first, so the lanes end together: AdaMix runs two forward passes per step.
-  const cost = (p: Plan) => (p.cfg.method === 'adamix' ? 2 : 1);
-  const queue = [...plans].sort((a, b) => cost(b) - cost(a));
-  const running = new Set<ChildProcess>();
-  let failure: Error | null = null;
-  const abortAll = () => {
-    for (const c of running) if (c.connected) c.send({ type: 'abort' });
-  };
-  signal?.addEventListener('abort', abortAll, { once: true });
-  const runOne = (plan: Plan) =>
-    new Promise<void>((resolve) => {
-      const t0 = Date.now();
-      process.stderr.write(`[smear] t5 ${methodLabel(plan.spec)}: training ${plan.cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, plan.cfg.runDir)} (worker process)\n`);
-      const child = fork(WORKER_FILE, [], { execArgv: ['--require', require.resolve('tsx/cjs')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      running.add(child);
-      let outcome: { type: string; status?: string; message?: string } | null = null;
-      child.on('message', (m: { type: string; status?: string; message?: string }) => {
-        outcome = m;
-      });
-      child.on('exit', (code) => {
-        running.delete(child);
-        const o = outcome as { type: string; status?: string; message?: string } | null;
-        if (o?.type === 'done') {
-          plan.completed = o.status === 'completed';
-          if (plan.completed) process.stderr.write(`[smear] t5 ${methodLabel(plan.spec)}: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-        } else if (!failure && !signal?.aborted) {
-          failure = new Error(`t5 ${methodLabel(plan.spec)}: ${o?.type === 'error' ? o.message : `the training process exited with code ${code}`}`);
-          abortAll();
-        }
-        resolve();
-      });
-      child.send({ type: 'train', overrides: { ...plan.overrides, runDir: plan.cfg.runDir }, resume: plan.same });
-    });
-  const lane = async () => {
-    while (queue.length && !failure && !signal?.aborted) await runOne(queue.shift()!);
-  };
-  await Promise.all(Array.from({ length: Math.min(workers, plans.length) }, lane));
-  signal?.removeEventListener('abort', abortAll);
-  if (failure) throw failure;
 }
 
 export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ rows: T5ReproductionRow[]; resultsFile: string; pretrain?: Record<string, unknown> }> {
   const profile = opts.profile ?? 'mini';
   const outDir = opts.outDir ?? path.join(REPO_ROOT, 'results', `t5-${profile}`);
   const quiet = opts.progress?.mode === 'none';
-  const workers = resolveT5Workers(opts.workers, profile);
+  const workers = resolveWorkers(opts.workers, profile);
   const t0 = Date.now();
   let pretrain: Record<string, unknown> | undefined;
   const plans: Plan[] = [];
@@ -168,20 +107,15 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
     const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
     const reused = same && fs.existsSync(path.join(cfg.runDir, 'results.json'));
     if (reused) process.stderr.write(`[smear] t5 ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
-    plans.push({ spec, overrides, cfg, same, reused, completed: reused });
+    plans.push({ spec, overrides, cfg, runDir: cfg.runDir, steps: cfg.train.maxSteps, same, reused, completed: reused });
   }
-  const toTrain = plans.filter((p) => !p.reused);
-  if (workers > 1 && toTrain.length > 1) {
-    await trainInWorkers(toTrain, workers, opts.signal);
-  } else {
-    for (const plan of toTrain) {
-      if (opts.signal?.aborted) break;
-      process.stderr.write(`[smear] t5 ${methodLabel(plan.spec)}: training ${plan.cfg.train.maxSteps} steps → ${path.relative(REPO_ROOT, plan.cfg.runDir)}\n`);
-      const r = await trainT5(plan.overrides, { progress: opts.progress, signal: opts.signal, resume: plan.same });
-      plan.completed = r.result.status === 'completed';
-      if (!plan.completed) break;
-    }
-  }
+  const processes = await trainPlans(
+    't5',
+    plans,
+    workers,
+    async (plan) => (await trainT5(plan.overrides, { progress: opts.progress, signal: opts.signal, resume: plan.same })).result.status,
+    opts.signal,
+  );
   const rows: T5ReproductionRow[] = [];
   for (const { spec, cfg, reused, completed } of plans) {
     if (!completed) continue;
@@ -209,7 +143,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
   }
   fs.mkdirSync(outDir, { recursive: true });
   const resultsFile = path.join(outDir, 'results.md');
-  await writeFileAtomic(resultsFile, renderT5Results(rows, profile, (Date.now() - t0) / 1000, pretrain, workers > 1 && toTrain.length > 1 ? workers : 1));
+  await writeFileAtomic(resultsFile, renderT5Results(rows, profile, (Date.now() - t0) / 1000, pretrain, processes));
   await writeFileAtomic(path.join(outDir, 'results.json'), `${JSON.stringify({ pretrain, rows: rows.map(({ routing: _r, ...r }) => r) }, null, 2)}\n`);
   return { rows, resultsFile, pretrain };
 }
