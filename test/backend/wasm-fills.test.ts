@@ -182,6 +182,13 @@ const convCases: { x: number[]; f: number[]; s: number | [number, number]; pad: 
   { x: [1, 12, 12, 3], f: [7, 7, 3, 4], s: 1, pad: 3 },
   { x: [2, 6, 7, 4], f: [2, 2, 4, 3], s: 1, pad: 'same' },
   { x: [2, 7, 6, 3], f: [2, 2, 3, 4], s: 1, pad: 2 },
+  // strides > 1 run as one conv per output phase (ResNet18's 3×3/2 pad 1 and 1×1/2 downsample
+  // on even and odd maps; stride 3; unequal strides), or fall back to im2col.
+  { x: [2, 8, 8, 4], f: [3, 3, 4, 5], s: 2, pad: 1 },
+  { x: [2, 9, 7, 4], f: [3, 3, 4, 5], s: 2, pad: 1 },
+  { x: [2, 8, 8, 4], f: [1, 1, 4, 6], s: 2, pad: 'valid' },
+  { x: [1, 11, 10, 3], f: [4, 5, 3, 2], s: 3, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  { x: [2, 9, 8, 3], f: [3, 2, 3, 4], s: [3, 2], pad: 'same' },
   { x: [2, 9, 9, 3], f: [3, 3, 3, 5], s: 2, pad: 'same' },
   { x: [3, 10, 7, 4], f: [3, 2, 4, 6], s: 1, pad: 'valid' },
   { x: [3, 10, 7, 4], f: [3, 3, 4, 6], s: [2, 1], pad: 'valid' },

@@ -3,10 +3,11 @@
  * conv2d filter throws on wasm) and Conv2DBackpropInput (present, but a naive
  * loop several times slower than the forward XNNPACK conv).
  *
- * Conv2DBackpropInput with stride 1 (every 3×3 conv of ResNet18 but three) is
- * a forward XNNPACK conv of dy with the rotated filter (backpropInputAsConv
- * below), as fast as the forward conv. Otherwise both kernels are
- * im2col + XNNPACK matmul, NHWC, any stride, 'same' / 'valid' /
+ * Conv2DBackpropInput runs as forward XNNPACK convs of dy with (sub-)filters
+ * of the rotated filter (conv2d-backprop-as-conv.ts), as fast as the forward
+ * conv, whenever no phase needs dy cropped (every conv of ResNet18).
+ * Otherwise both kernels are im2col + XNNPACK matmul, NHWC, any stride,
+ * 'same' / 'valid' /
  * explicit padding (geometry from backend_util.computeConv2DInfo), dilation 1
  * (what tfjs's conv2d gradient supports), processed in chunks of examples so
  * the column buffer stays below ~convTuning.chunkElems floats:
@@ -24,6 +25,7 @@
  *     BackpropInput 799 ms -> 82 ms (9.7x, im2col); BackpropFilter missing -> 92 ms
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { backpropInputAsConv } from './conv2d-backprop-as-conv';
 import {
   KernelArgs,
   WasmBackend,
@@ -32,7 +34,6 @@ import {
   offsetOf,
   registerAlias,
   releaseAlias,
-  runWasmKernel,
   transposeLast2,
   xnnMatMul,
   zerosOutput,
@@ -195,12 +196,10 @@ export function conv2DBackpropInputFill(args: KernelArgs): tf.TensorInfo {
   const dx = zerosOutput(backend, [batchSize, H, W, CI]);
   if (batchSize * P * Kc * CO === 0) return dx;
 
-  if (sh === 1 && sw === 1) {
-    const viaConv = backpropInputAsConv(backend, dy, filter, info);
-    if (viaConv) {
-      backend.disposeData(dx.dataId);
-      return viaConv;
-    }
+  const viaConv = backpropInputAsConv(backend, dy, filter, info);
+  if (viaConv) {
+    backend.disposeData(dx.dataId);
+    return viaConv;
   }
 
   const nb = examplesPerChunk(info);
@@ -251,91 +250,6 @@ export function conv2DBackpropInputFill(args: KernelArgs): tf.TensorInfo {
     for (const t of temps) backend.disposeData(t.dataId);
   }
   return dx;
-}
-
-/**
- * Stride 1: the input gradient is itself a stride-1 convolution of dy with the
- * filter rotated by 180° and its channel axes swapped,
- *   dx[b,ih,iw,ci] = Σ_{kh,kw,co} dy[b, ih+pt-kh, iw+pl-kw, co] · W[kh,kw,ci,co]
- *                  = conv2d(dy, W', pad (KH-1-pt, KH-1-pb, KW-1-pl, KW-1-pr))
- *   with W'[kh,kw,co,ci] = W[KH-1-kh, KW-1-kw, ci, co],
- * so it runs on the wasm backend's own XNNPACK Conv2D at forward-conv speed
- * instead of a matmul plus a JS col2im scatter. Returns undefined when a
- * padding exceeds KH-1 / KW-1 (the conv would need negative padding).
- */
-function backpropInputAsConv(
-  backend: WasmBackend,
-  dy: tf.TensorInfo,
-  filter: tf.TensorInfo,
-  info: tf.backend_util.Conv2DInfo,
-): tf.TensorInfo | undefined {
-  const { filterHeight: KH, filterWidth: KW } = info;
-  const { top, bottom, left, right } = info.padInfo;
-  const pads = [KH - 1 - top, KH - 1 - bottom, KW - 1 - left, KW - 1 - right];
-  if (pads.some((p) => p < 0)) return undefined;
-  const rotated = rotatedFilter(backend, filter, info);
-  return runWasmKernel('Conv2D', backend, { x: dy, filter: rotated }, {
-    strides: [1, 1],
-    pad: [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]],
-    dataFormat: 'NHWC',
-    dilations: [1, 1],
-  } as unknown as tf.NamedAttrMap);
-}
-
-/**
- * W' of backpropInputAsConv, cached per filter: a frozen backbone's filters
- * are the same tensors every step, and rebuilding W' (plus the XNNPACK
- * operator packed on its id) costs more than the conv itself for small maps
- * (measured: layer4 of ResNet18 at 64 px, [32,2,2,512] 3×3: 45 ms uncached vs
- * 20 ms for the forward conv). tfjs tensors are immutable (a variable's
- * assign gives it a new data id), so a data id names fixed contents. Entries
- * whose filter was disposed are freed at the next call (and by
- * releaseConvFilterCache), which also drops their XNNPACK operators.
- */
-const rotatedCache = new WeakMap<WasmBackend, Map<object, { key: string; rotated: tf.TensorInfo }[]>>();
-
-function rotatedFilter(backend: WasmBackend, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const { filterHeight: KH, filterWidth: KW, inChannels: CI, outChannels: CO } = info;
-  let cache = rotatedCache.get(backend);
-  if (!cache) rotatedCache.set(backend, (cache = new Map()));
-  sweep(backend, cache);
-  const key = `${KH},${KW},${CI},${CO}`;
-  const entries = cache.get(filter.dataId) ?? [];
-  const hit = entries.find((e) => e.key === key);
-  if (hit) return hit.rotated;
-
-  const taps = KH * KW;
-  const t = transposeLast2(backend, filter, taps, CI, CO); // [KH*KW, CO, CI]
-  try {
-    const rotated = backend.makeOutput([KH, KW, CO, CI], 'float32');
-    const heap = backend.wasm.HEAPU8;
-    const src = offsetOf(backend, t);
-    const dst = offsetOf(backend, rotated);
-    const bytes = CO * CI * 4;
-    for (let k = 0; k < taps; k++) heap.copyWithin(dst + k * bytes, src + (taps - 1 - k) * bytes, src + (taps - k) * bytes);
-    entries.push({ key, rotated });
-    cache.set(filter.dataId, entries);
-    return rotated;
-  } finally {
-    backend.disposeData(t.dataId);
-  }
-}
-
-function sweep(backend: WasmBackend, cache: Map<object, { rotated: tf.TensorInfo }[]>): void {
-  for (const [id, entries] of cache) {
-    if (backend.dataIdMap.has(id)) continue;
-    for (const e of entries) backend.disposeData(e.rotated.dataId);
-    cache.delete(id);
-  }
-}
-
-/** Free every cached rotated filter (e.g. before counting a backend's live data ids). */
-export function releaseConvFilterCache(backend: unknown): void {
-  const b = asWasm(backend);
-  const cache = rotatedCache.get(b);
-  if (!cache) return;
-  for (const entries of cache.values()) for (const e of entries) b.disposeData(e.rotated.dataId);
-  cache.clear();
 }
 
 export type { WasmBackend };
