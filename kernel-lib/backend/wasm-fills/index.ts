@@ -5,7 +5,8 @@
  * tfjs-backend-wasm 4.22 lacks some kernels training needs and runs others on a
  * naive loop; each file here documents one fill and its measured speed-up:
  *   batch-mat-mul.ts         BatchMatMul (replaces the original: batched / transposed cases on XNNPACK)
- *   conv2d-backprop.ts       Conv2DBackpropFilter (missing), Conv2DBackpropInput (replaces the naive one)
+ *   conv2d-backprop.ts       Conv2DBackpropFilter (missing), Conv2DBackpropInput (replaces the naive one:
+ *                            conv2d-backprop-as-conv.ts where it can, else im2col)
  *   depthwise-backprop.ts    DepthwiseConv2dNativeBackpropFilter / Input (missing)
  *   unsorted-segment-sum.ts  UnsortedSegmentSum (missing; the gradient of tf.gather)
  *   einsum.ts                Einsum (missing; built from other wasm kernels)
