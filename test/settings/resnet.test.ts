@@ -119,6 +119,12 @@ describe('ResNet-DomainNet setting (tiny)', () => {
     const second = await reproduceResNet({ methods, outDir: out, overrides, progress: { mode: 'none' }, runDirFor });
     assert.deepEqual(second.rows.map((r) => r.reused), [true, true]);
     assert.deepEqual(second.rows.map((r) => r.accuracy), first.rows.map((r) => r.accuracy));
+    // An interrupted reproduction leaves the previous tables alone.
+    const before = fs.readFileSync(first.resultsFile, 'utf8');
+    const aborted = new AbortController();
+    aborted.abort();
+    await reproduceResNet({ methods, outDir: out, overrides, progress: { mode: 'none' }, runDirFor, force: true, signal: aborted.signal });
+    assert.equal(fs.readFileSync(first.resultsFile, 'utf8'), before);
     // Two worker processes train the same runs to the same results (and the table keeps the method order).
     const runs2 = tmp('runs-workers-');
     const runDirFor2 = (m: { method: string; configuration?: string }) => path.join(runs2, `${m.method}${m.configuration ? '-p' : ''}`);

@@ -62,6 +62,11 @@ function common(values: Record<string, unknown>) {
   };
 }
 
+function stoppedMessage(): number {
+  process.stderr.write('[smear] stopped: finished runs and checkpoints are kept; the same command continues where this one stopped\n');
+  return 130;
+}
+
 function printRuns(lines: string[], resultsFile: string, runDirs: string[]): void {
   process.stdout.write(`\n${lines.join('\n')}\n\n`);
   process.stdout.write(`results: ${path.relative(REPO_ROOT, resultsFile)}\nruns:    ${runDirs.map((d) => path.relative(REPO_ROOT, d)).join(', ')}\n`);
@@ -87,6 +92,7 @@ async function reproduceT5Command(values: Record<string, unknown>, signal: Abort
       train: c.train,
     },
   });
+  if (signal.aborted) return stoppedMessage();
   printRuns(rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}`), resultsFile, rows.map((r) => r.runDir));
   return 0;
 }
@@ -108,6 +114,7 @@ async function reproduceResNetCommand(values: Record<string, unknown>, signal: A
       train: c.train,
     },
   });
+  if (signal.aborted) return stoppedMessage();
   printRuns(rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%`), resultsFile, rows.map((r) => r.runDir));
   return 0;
 }

@@ -121,8 +121,10 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
       routing: fs.existsSync(routingFile) ? loadRoutingStats(routingFile) : undefined,
     });
   }
-  fs.mkdirSync(outDir, { recursive: true });
   const resultsFile = path.join(outDir, 'results.md');
+  // Interrupted: keep the previous tables (the finished runs are reused next time).
+  if (opts.signal?.aborted) return { rows, resultsFile };
+  fs.mkdirSync(outDir, { recursive: true });
   await writeFileAtomic(resultsFile, renderResults(rows, profile, (Date.now() - t0) / 1000, processes));
   await writeFileAtomic(path.join(outDir, 'results.json'), `${JSON.stringify(rows.map(({ routing: _r, ...r }) => r), null, 2)}\n`);
   return { rows, resultsFile };

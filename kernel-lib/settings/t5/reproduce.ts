@@ -141,8 +141,10 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
       routing: fs.existsSync(routingFile) ? loadRoutingStats(routingFile) : undefined,
     });
   }
-  fs.mkdirSync(outDir, { recursive: true });
   const resultsFile = path.join(outDir, 'results.md');
+  // Interrupted: keep the previous tables (the finished runs are reused next time).
+  if (opts.signal?.aborted) return { rows, resultsFile, pretrain };
+  fs.mkdirSync(outDir, { recursive: true });
   await writeFileAtomic(resultsFile, renderT5Results(rows, profile, (Date.now() - t0) / 1000, pretrain, processes));
   await writeFileAtomic(path.join(outDir, 'results.json'), `${JSON.stringify({ pretrain, rows: rows.map(({ routing: _r, ...r }) => r) }, null, 2)}\n`);
   return { rows, resultsFile, pretrain };
