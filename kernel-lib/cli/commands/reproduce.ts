@@ -49,40 +49,37 @@ function pickMethods<M extends { method: string }>(values: Record<string, unknow
   throw new Error(`option --methods: none of ${wanted.join(', ')} is in the ${setName} method set`);
 }
 
-function common(values: Record<string, unknown>) {
+/** Options both settings take: `run` spreads into reproduceResNet / reproduceT5, `data` and `train` into their overrides. */
+function common(values: Record<string, unknown>, signal: AbortSignal) {
   const steps = values.steps !== undefined ? Number(values.steps) : undefined;
   const workers: number | 'auto' = values.workers !== undefined ? Number(values.workers) : 'auto';
   if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1)) throw new Error(`option --workers: expected an integer >= 1, got '${String(values.workers)}'`);
   return {
-    profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper',
-    force: !!values.force,
-    workers,
+    run: { profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper', force: !!values.force, workers, signal },
     data: values.data ? { root: path.resolve(values.data as string) } : {},
     train: steps !== undefined ? { maxSteps: steps } : {},
   };
 }
 
-function stoppedMessage(): number {
-  process.stderr.write('[smear] stopped: finished runs and checkpoints are kept; the same command continues where this one stopped\n');
-  return 130;
-}
-
-function printRuns(lines: string[], resultsFile: string, runDirs: string[]): void {
+/** The closing printout, or (interrupted) what to do next; the command's exit code. */
+function finish(signal: AbortSignal, lines: string[], resultsFile: string, runDirs: string[]): number {
+  if (signal.aborted) {
+    process.stderr.write('[smear] stopped: finished runs and checkpoints are kept; the same command continues where this one stopped\n');
+    return 130;
+  }
   process.stdout.write(`\n${lines.join('\n')}\n\n`);
   process.stdout.write(`results: ${path.relative(REPO_ROOT, resultsFile)}\nruns:    ${runDirs.map((d) => path.relative(REPO_ROOT, d)).join(', ')}\n`);
+  return 0;
 }
 
 async function reproduceT5Command(values: Record<string, unknown>, signal: AbortSignal, explicit: boolean): Promise<number> {
   if (values.weights) throw new Error('option --weights applies to --setting resnet; the T5 setting takes --model and --tokenizer');
   const methods = pickMethods(values, T5_METHOD_SET, 'T5', explicit);
   if (methods === null) return 0;
-  const c = common(values);
+  const c = common(values, signal);
   const { rows, resultsFile } = await reproduceT5({
-    profile: c.profile,
+    ...c.run,
     methods,
-    force: c.force,
-    signal,
-    workers: c.workers,
     overrides: {
       data: c.data,
       model: {
@@ -92,29 +89,22 @@ async function reproduceT5Command(values: Record<string, unknown>, signal: Abort
       train: c.train,
     },
   });
-  if (signal.aborted) return stoppedMessage();
-  printRuns(rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}`), resultsFile, rows.map((r) => r.runDir));
-  return 0;
+  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}`), resultsFile, rows.map((r) => r.runDir));
 }
 
 async function reproduceResNetCommand(values: Record<string, unknown>, signal: AbortSignal, explicit: boolean): Promise<number> {
   if (values.model || values.tokenizer) throw new Error('options --model/--tokenizer apply to --setting t5');
   const methods = pickMethods(values, RESNET_METHOD_SET, 'ResNet', explicit);
   if (methods === null) return 0;
-  const c = common(values);
+  const c = common(values, signal);
   const { rows, resultsFile } = await reproduceResNet({
-    profile: c.profile,
+    ...c.run,
     methods,
-    force: c.force,
-    signal,
-    workers: c.workers,
     overrides: {
       data: c.data,
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
       train: c.train,
     },
   });
-  if (signal.aborted) return stoppedMessage();
-  printRuns(rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%`), resultsFile, rows.map((r) => r.runDir));
-  return 0;
+  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%`), resultsFile, rows.map((r) => r.runDir));
 }
