@@ -34,15 +34,6 @@ function rowsAndChannels(kernel: string, t: tf.TensorInfo): [number, number] {
   return [C === 0 ? 0 : tf.util.sizeFromShape(t.shape) / C, C];
 }
 
-/** A per-channel vector [C] as float64 (zeros when absent). */
-function vec(backend: ReturnType<typeof asWasm>, t: tf.TensorInfo | undefined, C: number, kernel: string, name: string): Float32Array {
-  const out = new Float32Array(C);
-  if (!t) return out;
-  if (tf.util.sizeFromShape(t.shape) !== C) throw new Error(`${kernel}: input ${name} has shape [${t.shape}], expected [${C}]`);
-  out.set(f32(backend, t));
-  return out;
-}
-
 function sameShape(kernel: string, a: tf.TensorInfo, b: tf.TensorInfo): void {
   if (!tf.util.arraysEqual(a.shape, b.shape)) throw new Error(`${kernel}: inputs have shapes [${a.shape}] and [${b.shape}], expected equal`);
 }
@@ -75,10 +66,11 @@ export function channelMomentsKernel(args: KernelArgs): tf.TensorInfo[] {
 
 export function channelSumsKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = asWasm(args.backend);
-  const { a, b, sb } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; sb?: tf.TensorInfo };
+  const { a, b, sb } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; sb: tf.TensorInfo };
   sameShape(CHANNEL_SUMS, a, b);
   const [R, C] = rowsAndChannels(CHANNEL_SUMS, a);
-  const shift = vec(backend, sb, C, CHANNEL_SUMS, 'sb');
+  if (!sb || tf.util.sizeFromShape(sb.shape) !== C) throw new Error(`${CHANNEL_SUMS}: input sb has shape [${sb?.shape}], expected [${C}]`);
+  const shift = f32(backend, sb);
   const s1 = new Float64Array(C);
   const s2 = new Float64Array(C);
   const av = f32(backend, a);

@@ -7,7 +7,7 @@
  * kernel. On wasm that copied every saved activation and every saved filter of
  * a recorded step: ResNet18 at batch 32 × 64 px spent 33–47 ms per step in
  * Identity, the saved activations took twice their memory, and a cached
- * rotated filter (conv2d-backprop.ts) never matched because each step's saved
+ * sub-filter (conv2d-backprop-as-conv.ts) never matched because each step's saved
  * filter was a fresh copy. The cpu and webgl backends share the data and count
  * a reference instead; so does wasm's own Reshape. tfjs kernels never write
  * into their inputs, so sharing is safe. Cast float32 → float32 comes from
