@@ -33,6 +33,7 @@ The model follows the reference code, github r-three/smear, cvl/src/:
                                   [C,N] LayerNorm-ed per expert over C (gain init 0.01), no bias,
                                   softmax; expert dropout in training (mask, renormalise with
                                   1e-10, logits - 1e10 on dropped experts).
+  (Router and Adapter live in bench/reference/routing_ref.py, shared with t5_step.py.)
   utils/util.py (freezing_params) only the AdapterControllers and the classifier train; the
                                   backbone BNs stay in training mode (batch statistics, running
                                   statistics updated), as with the reference's model.train().
@@ -65,17 +66,13 @@ import statistics
 import sys
 import time
 
+from routing_ref import EXPERT_DROPOUT, METHODS, REFERENCE_NAMES, define_routing
+
 # Same batch per shape as bench/resnet.bench.ts (SHAPES there).
 SHAPES = {'64': (32, 64), '224': (16, 224)}
-METHODS = ('smear', 'dense', 'ensemble', 'topk')
-# The reference's routing_estimator names, for the printout.
-REFERENCE_NAMES = {'smear': 'parameter_averaging_routing', 'dense': 'None (num_adapters 1)', 'ensemble': 'soft_routing', 'topk': 'switch_routing'}
-# Expert dropout per method: the TS methods' defaults (kernel-lib/routing/methods/*.ts).
-EXPERT_DROPOUT = {'smear': 0.1, 'dense': 0.0, 'ensemble': 0.0, 'topk': 0.1}
 NUM_CLASSES = 345
 NUM_EXPERTS = 6
 BOTTLENECK = 32
-INIT_SCALE = 1e-2  # experts and router (router_init_scale)
 NUM_DOMAINS = 6
 LR = 1e-3
 CLIP_NORM = 1.0
@@ -156,74 +153,7 @@ def parse_args(argv):
 def define_model(torch):
     """The reference's modules (r-three/smear cvl/src), reduced to what the four methods execute."""
     nn = torch.nn
-    F = torch.nn.functional
-
-    class Router(nn.Module):
-        """adapter_utils.py Router, M = 1 router, no_router_bias, normalize_router_weights."""
-
-        def __init__(self, c, n, expert_dropout):
-            super().__init__()
-            self.expert_dropout = expert_dropout
-            self.router_weights = nn.Parameter(torch.zeros(1, c, n))  # (M,C,N)
-            nn.init.normal_(self.router_weights, std=INIT_SCALE)
-            self.multi_router_layer_norms = nn.ModuleList([nn.LayerNorm(c)])
-            self.multi_router_weights_layer_norms = nn.ModuleList([nn.LayerNorm(c)])
-            self.multi_router_weights_layer_norms[0].weight = nn.Parameter(torch.ones(c) * INIT_SCALE)
-
-        def forward(self, x):  # x (B,C)
-            new_x = self.multi_router_layer_norms[0](x).unsqueeze(0)  # (M,B,C)
-            w = self.multi_router_weights_layer_norms[0](self.router_weights[0].T).T.unsqueeze(0)  # (M,C,N)
-            logits = torch.matmul(new_x, w)  # (M,B,N)
-            probs = F.softmax(logits, dim=-1)
-            if self.training and self.expert_dropout != 0:
-                # (the reference draws the mask on the CPU and copies it over; here on the device)
-                r = torch.rand(probs.shape, device=probs.device)
-                keep = (r >= self.expert_dropout).to(probs.dtype)
-                probs = probs * keep
-                probs = (probs + 1e-10) / torch.sum(probs + 1e-10, dim=-1, keepdim=True)  # renormalize_adapter_probs
-                logits = logits + (1.0 - keep) * -1e10
-            return new_x, logits, probs
-
-    class Adapter(nn.Module):
-        """adapter_controller_resnet_fast.py Adapter (same_experts_across_routers off, no up bias)."""
-
-        def __init__(self, c, n, d):
-            super().__init__()
-            self.d = d
-            self.down_samplers_weights = nn.Parameter(torch.zeros(1, n, c, d))  # (M,N,C,d)
-            nn.init.normal_(self.down_samplers_weights, std=INIT_SCALE)
-            self.down_samplers_bias = nn.Parameter(torch.zeros(1, n, d))  # (M,N,d)
-            self.up_samplers_weights = nn.Parameter(torch.zeros(1, n, d, c))  # (M,N,d,C)
-            nn.init.normal_(self.up_samplers_weights, std=INIT_SCALE)
-
-        def forward(self, x, method, expert_index=None, prob_dist=None):
-            b, s, c = x.shape
-            dw, db, uw = self.down_samplers_weights, self.down_samplers_bias, self.up_samplers_weights
-            m, n, _, d = dw.shape
-            if method == 'dense':  # N == 1 and M == 1
-                z = F.silu(torch.matmul(x, dw.squeeze(0).squeeze(0)) + db.squeeze(0).squeeze(0))
-                return torch.matmul(z, uw.squeeze(0).squeeze(0)).unsqueeze(0)  # (M,B,S,C)
-            if method == 'smear':  # parameter_averaging_routing
-                bdw = torch.matmul(prob_dist, dw.reshape(m, n, -1)).reshape(m, b, c, d)  # (M,B,C,d)
-                bdb = torch.matmul(prob_dist, db)  # (M,B,d)
-                z = F.silu(torch.matmul(x[None], bdw) + bdb[:, :, None, :])  # (M,B,S,d)
-                buw = torch.matmul(prob_dist, uw.reshape(m, n, -1)).reshape(m, b, d, c)  # (M,B,d,C)
-                return torch.matmul(z, buw)  # (M,B,S,C)
-            if method == 'ensemble':  # soft_routing
-                bdw = dw.unsqueeze(1).repeat(1, b, 1, 1, 1)  # (M,B,N,C,d)
-                bdb = db.unsqueeze(1).repeat(1, b, 1, 1)  # (M,B,N,d)
-                inp = x.unsqueeze(1).repeat(1, n, 1, 1)  # (B,N,S,C)
-                z = F.silu(torch.matmul(inp[None], bdw) + bdb[:, :, :, None, :])  # (M,B,N,S,d)
-                buw = uw.unsqueeze(1).repeat(1, b, 1, 1, 1)  # (M,B,N,d,C)
-                u = torch.matmul(z, buw) * prob_dist[:, :, :, None, None]  # (M,B,N,S,C)
-                return torch.sum(u, dim=2)  # (M,B,S,C)
-            if method == 'topk':  # switch_routing: gather the chosen expert per example
-                bdw = torch.gather(dw, 1, expert_index[:, :, None, None].repeat(1, 1, c, d))  # (M,B,C,d)
-                bdb = torch.gather(db, 1, expert_index[:, :, None].repeat(1, 1, d))  # (M,B,d)
-                z = F.silu(torch.matmul(x[None], bdw) + bdb[:, :, None, :])
-                buw = torch.gather(uw, 1, expert_index[:, :, None, None].repeat(1, 1, d, c))  # (M,B,d,C)
-                return torch.matmul(z, buw)
-            raise ValueError(f'Adapter: unknown method {method!r}')
+    Router, Adapter, mix = define_routing(torch)  # bench/reference/routing_ref.py
 
     class AdapterController(nn.Module):
         """adapter_controller_resnet_fast.py AdapterController (add_batch_norm_before_adapter)."""
@@ -237,20 +167,11 @@ def define_model(torch):
             self.pre_batch_norm = nn.BatchNorm2d(c)
 
         def forward(self, inputs):  # (B,C,H,W) -> (B,C,H,W), load loss
-            b, c, h, w = inputs.shape
+            h, w = inputs.shape[2:]
             z = self.pre_batch_norm(inputs).permute(0, 2, 3, 1)
             z = torch.flatten(z, start_dim=1, end_dim=2)  # (B,S,C)
             load_loss = torch.zeros((), device=inputs.device)
-            if self.method == 'dense':
-                outputs = self.multi_adapters(z, 'dense')
-            else:
-                _, _, probs = self.multi_routers(torch.mean(z, dim=1))  # (M,B,N)
-                if self.method == 'topk':
-                    top_p, index = probs.max(dim=-1)  # (M,B)
-                    outputs = self.multi_adapters(z, 'topk', expert_index=index) * top_p[:, :, None, None]
-                else:
-                    outputs = self.multi_adapters(z, self.method, prob_dist=probs)
-            outputs = torch.mean(outputs, dim=0)  # (B,S,C)
+            outputs = mix(self.method, self.multi_adapters, self.multi_routers, z, torch.mean(z, dim=1))  # (B,S,C)
             outputs = torch.nn.Unflatten(1, (h, w))(outputs).permute(0, 3, 1, 2)
             return outputs + inputs, load_loss
 
