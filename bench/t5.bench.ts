@@ -156,7 +156,7 @@ async function child(method: string, cfgKey: string, runs: number, warmup: numbe
     let tokens = 0;
     for (let i = 0; i < decodeRuns; i++) {
       const t0 = process.hrtime.bigint();
-      const out = b.model.generate(gen, { maxLength: DECODE_TOKENS });
+      const out = await b.model.generate(gen, { maxLength: DECODE_TOKENS });
       dts.push(Number(process.hrtime.bigint() - t0) / 1e9);
       tokens = out.shape[1];
     }

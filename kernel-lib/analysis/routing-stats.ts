@@ -19,6 +19,16 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RoutingRecord } from '../routing/types';
 import { writeFileAtomic } from '../io/atomic';
+import { readMany } from '../backend/host-read';
+
+/** One block's routing distribution to read: see `RoutingStatsAccumulator.plan`. */
+export interface RoutingReadPlan {
+  block: number;
+  source: BlockRoutingStats['source'];
+  /** Experts (−1: infer from the largest index, for index records without weights). */
+  n: number;
+  tensor: tf.Tensor;
+}
 
 export interface BlockRoutingStats {
   block: number;
@@ -59,24 +69,47 @@ export class RoutingStatsAccumulator {
 
   constructor(readonly method: string, readonly tagNames: string[]) {}
 
-  /** Add one batch: the records of every block (index = block number) and the tags of its examples. */
-  add(records: readonly RoutingRecord[], tags: ArrayLike<number>): void {
-    const t = this.tagNames.length;
+  /**
+   * What `addValues` needs from a batch's routing records: one tensor per
+   * block that has a routing distribution. Read them with the batch's other
+   * outputs in one device round trip (backend/host-read.ts), then call
+   * `addValues` with the plan (tensors dropped) and the values.
+   */
+  plan(records: readonly RoutingRecord[]): RoutingReadPlan[] {
+    const out: RoutingReadPlan[] = [];
     records.forEach((r, block) => {
       const src: BlockRoutingStats['source'] | null = r.probs ? 'probs' : r.weights ? 'weights' : r.index && r.index.rank === 1 ? 'index' : null;
       if (!src) return;
-      let rows: Float32Array;
-      let n: number;
-      if (src === 'index') {
-        n = r.weights ? r.weights.shape[1] : -1;
-        const idx = r.index!.dataSync();
-        if (n < 0) n = Math.max(...Array.from(idx)) + 1;
-        rows = new Float32Array(idx.length * n);
-        idx.forEach((e, b) => (rows[b * n + e] = 1));
-      } else {
+      if (src === 'index') out.push({ block, source: src, n: r.weights ? r.weights.shape[1] : -1, tensor: r.index! });
+      else {
         const m = (src === 'probs' ? r.probs : r.weights) as tf.Tensor2D;
-        n = m.shape[1];
-        rows = m.dataSync() as Float32Array;
+        out.push({ block, source: src, n: m.shape[1], tensor: m });
+      }
+    });
+    return out;
+  }
+
+  /** Add one batch from a batch's records (reads them: one `await data()`). */
+  async add(records: readonly RoutingRecord[], tags: ArrayLike<number>): Promise<void> {
+    const plan = this.plan(records);
+    this.addValues(plan, await readMany(plan.map((e) => e.tensor)), tags);
+  }
+
+  /** Add one batch from values read for `plan` (one array per plan entry) and the tags of its examples. */
+  addValues(plan: readonly Omit<RoutingReadPlan, 'tensor'>[], values: readonly ArrayLike<number>[], tags: ArrayLike<number>): void {
+    const t = this.tagNames.length;
+    plan.forEach((entry, i) => {
+      const { block, source: src } = entry;
+      let rows: ArrayLike<number>;
+      let n = entry.n;
+      if (src === 'index') {
+        const idx = values[i];
+        if (n < 0) n = Math.max(...Array.from(idx)) + 1;
+        const onehot = new Float32Array(idx.length * n);
+        for (let b = 0; b < idx.length; b++) onehot[b * n + idx[b]] = 1;
+        rows = onehot;
+      } else {
+        rows = values[i];
       }
       const batch = rows.length / n;
       if (batch !== tags.length) throw new Error(`routing stats: block ${block} has ${batch} rows, tags has ${tags.length}`);

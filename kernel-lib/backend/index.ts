@@ -3,11 +3,13 @@
  *
  * Order tried by default (the first that works wins):
  *   gpu        @tensorflow/tfjs-node-gpu  (libtensorflow 2.9.1, CUDA 11.2 + cuDNN 8.1)
+ *   webgpu     @tensorflow/tfjs-backend-webgpu on Dawn (npm webgpu): Vulkan / Metal / D3D12;
+ *              a hardware adapter only, unless forced (see ./webgpu.ts)
  *   tensorflow @tensorflow/tfjs-node      (native CPU; an extra install, see README)
  *   wasm       @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD; single-threaded in Node)
  *   cpu        @tensorflow/tfjs-backend-cpu  (pure JavaScript; slow, always there)
  *
- * `SMEAR_BACKEND=gpu|tensorflow|wasm|cpu` (or `initBackend({ backend })`) forces
+ * `SMEAR_BACKEND=gpu|webgpu|tensorflow|wasm|cpu` (or `initBackend({ backend })`) forces
  * one; a forced backend that cannot load throws an Error saying why and how to
  * fix it. A native backend is detected by `tf.getBackend() === 'tensorflow'`
  * after loading, never by a successful `require`: with the danfojs-node npm
@@ -20,9 +22,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
 import './gradients';
 import { registerWasmFills } from './wasm-fills';
+import { adapterLine, loadWebGpu, webGpuAdapter, WEBGPU_HOW_TO_FIX, type WebGpuAdapterInfo } from './webgpu';
 
-export type BackendName = 'gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendName[] = ['gpu', 'tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   /** Our name for the backend in use. */
@@ -39,6 +42,8 @@ export interface BackendInfo {
   threads: number;
   /** wasm only: SIMD in use. */
   simd?: boolean;
+  /** webgpu only: the adapter Dawn gave (vendor, architecture, limits). */
+  adapter?: WebGpuAdapterInfo;
   /** Backends tried before this one, with the reason each was skipped. */
   skipped: { name: BackendName; reason: string }[];
 }
@@ -52,6 +57,7 @@ export interface InitBackendOptions {
 
 const PACKAGES: Record<BackendName, string> = {
   gpu: '@tensorflow/tfjs-node-gpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   tensorflow: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
@@ -61,6 +67,7 @@ const HOW_TO_FIX: Record<BackendName, string> = {
   gpu:
     'install it where libtensorflow can be downloaded (`npm install @tensorflow/tfjs-node-gpu@4.22.0`) ' +
     'on a machine with CUDA 11.2 and cuDNN 8.1; see "Training on a GPU" in README.md',
+  webgpu: WEBGPU_HOW_TO_FIX,
   tensorflow:
     'install it where libtensorflow can be downloaded: `npm install --no-save @tensorflow/tfjs-node@4.22.0` ' +
     '(see the backend table in README.md)',
@@ -85,9 +92,11 @@ function errorMessage(e: unknown): string {
 }
 
 /** Try to make `name` the active backend; return null on success or the reason it failed. */
-async function tryBackend(name: BackendName): Promise<string | null> {
+async function tryBackend(name: BackendName, forced: boolean): Promise<string | null> {
   try {
     switch (name) {
+      case 'webgpu':
+        return await loadWebGpu(forced);
       case 'gpu':
       case 'tensorflow': {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -139,9 +148,14 @@ function describe(name: BackendName, forced: boolean, skipped: BackendInfo['skip
     package: PACKAGES[name],
     forced,
     versions,
-    threads: name === 'wasm' || name === 'cpu' ? 1 : os.cpus().length,
+    threads: name === 'wasm' || name === 'cpu' || name === 'webgpu' ? 1 : os.cpus().length,
     skipped,
   };
+  if (name === 'webgpu') {
+    info.adapter = webGpuAdapter();
+    const dawn = versionOf('webgpu');
+    if (dawn) versions.webgpu = dawn;
+  }
   if (name === 'wasm') {
     info.simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     info.threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? os.cpus().length : 1;
@@ -165,7 +179,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     // replaced by our one-line backend log; SMEAR_DEBUG keeps them.
     if (!process.env.SMEAR_DEBUG) tf.env().set('PROD', true);
     if (requested !== 'auto') {
-      const reason = await tryBackend(requested);
+      const reason = await tryBackend(requested, true);
       if (reason !== null) {
         throw new Error(
           `backend '${requested}' (forced by ${options.backend !== undefined ? 'initBackend option' : 'SMEAR_BACKEND'}) ` +
@@ -176,7 +190,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     } else {
       const skipped: BackendInfo['skipped'] = [];
       for (const name of BACKEND_ORDER) {
-        const reason = await tryBackend(name);
+        const reason = await tryBackend(name, false);
         if (reason === null) {
           current = describe(name, false, skipped);
           break;
@@ -189,9 +203,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
     if (!options.quiet && !process.env.SMEAR_QUIET) {
       const extra = current.name === 'wasm' ? `, SIMD ${current.simd ? 'on' : 'off'}` : '';
-      process.stderr.write(
-        `[smear] backend: ${current.name} (${current.package}, ${current.threads} thread${current.threads === 1 ? '' : 's'}${extra})\n`,
-      );
+      const what = current.adapter
+        ? `${current.package}, adapter ${adapterLine(current.adapter)}`
+        : `${current.package}, ${current.threads} thread${current.threads === 1 ? '' : 's'}${extra}`;
+      process.stderr.write(`[smear] backend: ${current.name} (${what})\n`);
     }
     return current;
   };
@@ -226,3 +241,8 @@ export function wasmMemoryError(e: unknown, what: string): Error | undefined {
       `(@tensorflow/tfjs-node or -gpu). Original error: ${message}`,
   );
 }
+
+export { webGpuAdapter, webGpuError, webGpuFault, SWIFTSHADER_ICD } from './webgpu';
+export type { WebGpuAdapterInfo } from './webgpu';
+export { packForRead, readPacked, readMany, readTensor, hostValuesOf } from './host-read';
+export type { PackedRead } from './host-read';

@@ -18,6 +18,7 @@ import { Experts } from './experts';
 import { Router, ROUTER_LN_EPS } from './router';
 import { getMethod } from './registry';
 import { layerNorm, positionMean } from './ops';
+import { hostValuesOf } from '../backend/host-read';
 import type { BlockParts, ResolvedBlockConfig, ResolvedContext, RoutingMethod } from './method';
 import type { IdsLike, RoutingBlockConfig, RoutingContext, RoutingOutput } from './types';
 
@@ -89,7 +90,7 @@ export function resolveBlockConfig(config: RoutingBlockConfig): { cfg: ResolvedB
 }
 
 function toIds(ids: IdsLike, what: string, batch: number, max: number): Int32Array {
-  const values: ArrayLike<number> = ids instanceof tf.Tensor ? (ids.dataSync() as ArrayLike<number>) : ids;
+  const values: ArrayLike<number> = ids instanceof tf.Tensor ? hostValuesOf(ids, what) : ids;
   const shape = ids instanceof tf.Tensor ? ids.shape : [values.length];
   if (shape.length !== 1 || values.length !== batch) {
     throw new Error(`${what}: expected ${batch} ids (one per example, shape [${batch}]), got shape [${shape}]`);
@@ -173,10 +174,8 @@ export class RoutingBlock {
     if (x.dtype !== 'float32') throw new Error(`RoutingBlock '${this.config.name}': input x: expected float32, got ${x.dtype}`);
     const [b, s] = x.shape;
     if (b < 1 || s < 1) throw new Error(`RoutingBlock '${this.config.name}': input x: empty batch or sequence, shape [${x.shape}]`);
-    const total = tf.tidy(() => tf.sum(x).dataSync()[0]);
-    if (!Number.isFinite(total)) {
-      throw new Error(`RoutingBlock '${this.config.name}': input x contains NaN or Inf (shape [${x.shape}])`);
-    }
+    // No NaN/Inf check on x here: it would read the device once per block. The trainer
+    // checks the loss once per step (train/trainer.ts), where a non-finite value surfaces.
     const out: ResolvedContext = {
       training: ctx.training ?? false,
       rng: ctx.rng,

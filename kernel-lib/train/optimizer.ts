@@ -59,25 +59,26 @@ export class Optimizer {
    * Clip by global norm and apply one update. `grads` maps parameter names to
    * gradients; parameters without a gradient are left untouched (their moments
    * too, as in PyTorch where p.grad is None). `lr` overrides the base rate
-   * (schedules). Returns the global gradient norm before clipping.
+   * (schedules). Returns the global gradient norm before clipping as a scalar
+   * tensor (the caller disposes it, or calls this inside tf.tidy).
+   *
+   * Device-resident: the norm and the clip factor are tensor expressions, so a
+   * step reads nothing back from the device.
    */
-  step(grads: Map<string, tf.Tensor>, lr = this.config.lr): number {
+  step(grads: Map<string, tf.Tensor>, lr = this.config.lr): tf.Scalar {
     const { beta1, beta2, eps, weightDecay, clipNorm, kind } = this.config;
     this.t += 1;
     const t = this.t;
     const present = this.params.filter((p) => grads.has(p.name));
-    const norm = tf.tidy(() => {
-      if (present.length === 0) return 0;
-      const sq = present.map((p) => tf.sum(tf.square(grads.get(p.name)!)));
-      return Math.sqrt(tf.addN(sq).dataSync()[0]);
-    });
-    // torch.nn.utils.clip_grad_norm_: g ← g · min(1, max_norm / (norm + 1e-6)).
-    const clip = clipNorm > 0 ? Math.min(1, clipNorm / (norm + 1e-6)) : 1;
     const bc1 = 1 - beta1 ** t;
     const bc2 = 1 - beta2 ** t;
-    tf.tidy(() => {
+    return tf.tidy(() => {
+      const norm: tf.Scalar =
+        present.length === 0 ? tf.scalar(0) : tf.sqrt(tf.addN(present.map((p) => tf.sum(tf.square(grads.get(p.name)!))))) as tf.Scalar;
+      // torch.nn.utils.clip_grad_norm_: g ← g · min(1, max_norm / (norm + 1e-6)).
+      const clip = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6))) : undefined;
       for (const p of present) {
-        const g = clip < 1 ? tf.mul(grads.get(p.name)!, clip) : grads.get(p.name)!;
+        const g = clip ? tf.mul(grads.get(p.name)!, clip) : grads.get(p.name)!;
         const m = this.m.get(p.name)!;
         const v = this.v.get(p.name)!;
         const lrP = lr * (p.lrScale ?? 1);
@@ -96,8 +97,8 @@ export class Optimizer {
         if (kind === 'adamw' && weightDecay > 0) next = tf.sub(next, tf.mul(p.variable, lrP * weightDecay));
         p.variable.assign(next);
       }
+      return norm;
     });
-    return norm;
   }
 
   /** Moments as named tensors (for checkpoints): `m.<name>`, `v.<name>`. */

@@ -29,7 +29,8 @@ import { Optimizer, type OptimizerConfig, type OptimizerParam } from './optimize
 import { Progress, type ProgressOptions } from './progress';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { writeFileAtomic } from '../io/atomic';
-import { wasmMemoryError } from '../backend';
+import { wasmMemoryError, webGpuError, webGpuFault } from '../backend';
+import { packForRead, readPacked, type PackedRead } from '../backend/host-read';
 
 export interface StepContext {
   /** 0-based index of the optimizer step being computed. */
@@ -116,12 +117,21 @@ type Metadata = {
   format: string;
 };
 
-function toRecord(vars: Map<string, tf.Tensor>, prefix: string) {
+/** Read tensors for a checkpoint, one `await data()` each (no packed copy: a checkpoint can be most of the device's memory). */
+async function toRecord(vars: Map<string, tf.Tensor>, prefix: string) {
   const out: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
   for (const [name, v] of vars) {
-    out[`${prefix}${name}`] = { dtype: 'F32', shape: [...v.shape], data: v.dataSync() as Float32Array };
+    out[`${prefix}${name}`] = { dtype: 'F32', shape: [...v.shape], data: (await v.data()) as Float32Array };
   }
   return out;
+}
+
+/** A step whose scalars (loss, gradient norm, logged values: one packed tensor) are being read. */
+interface PendingStep {
+  step: number;
+  lr: number;
+  keys: string[];
+  values: Promise<Float32Array[]>;
 }
 
 export class Trainer<B> {
@@ -139,8 +149,8 @@ export class Trainer<B> {
   }
 
   private async saveCheckpoint(file: string, optimizer: Optimizer | null, meta: Partial<Metadata>): Promise<void> {
-    const state = toRecord(this.task.stateVariables(), 'state.');
-    const optim = optimizer ? toRecord(optimizer.stateTensors(), 'optim.') : {};
+    const state = await toRecord(this.task.stateVariables(), 'state.');
+    const optim = optimizer ? await toRecord(optimizer.stateTensors(), 'optim.') : {};
     await writeSafetensors(file, { ...state, ...optim }, { format: 'smear-ts-checkpoint-1', ...meta });
   }
 
@@ -221,6 +231,36 @@ export class Trainer<B> {
       best: best ? JSON.stringify(best) : '',
     });
 
+    // One device read per step, pipelined: step s's scalars (loss, gradient norm and the
+    // task's logged values, packed into one tensor) are read while step s+1 is queued, so a
+    // GPU never waits for the host between steps. Nothing inside a step reads the device.
+    let pending: PendingStep | undefined;
+    let lastLoss = NaN;
+    const settle = async (): Promise<void> => {
+      if (!pending) return;
+      const p = pending;
+      pending = undefined;
+      const arrays = await guardAsync(`training step ${p.step}`, p.values);
+      const fault = webGpuFault();
+      if (fault) {
+        const ck = fs.existsSync(this.lastCheckpoint) ? ` The last good checkpoint is ${this.lastCheckpoint}.` : '';
+        throw new Error(`training stopped at step ${p.step}: ${fault}.${ck}`);
+      }
+      const [loss, ...rest] = p.keys.map((_, i) => arrays[i][0]);
+      if (!Number.isFinite(loss)) {
+        throw new TrainingDivergedError(p.step, loss, fs.existsSync(this.lastCheckpoint) ? this.lastCheckpoint : null);
+      }
+      lastLoss = loss;
+      const done = p.step + 1;
+      if (done % logEvery === 0 || done === o.maxSteps) {
+        const logs = Object.fromEntries(p.keys.slice(1).map((k, i) => [k, rest[i]]));
+        const now = Date.now();
+        this.appendMetrics({ step: done, split: 'train', loss, lr: p.lr, ...logs, steps_per_s: windowSteps / Math.max(1e-9, (now - windowStart) / 1000) });
+        windowStart = now;
+        windowSteps = 0;
+      }
+    };
+
     try {
       while (step < o.maxSteps) {
         if (o.signal?.aborted) {
@@ -232,41 +272,37 @@ export class Trainer<B> {
         const batch = next.value;
         const ctx: StepContext = { step, rng };
         const lr = schedule(step);
-        let logs: Record<string, number> = {};
-        const lossValue = guardMemory(`training step ${step}`, () => tf.tidy(() => {
+        let keys: string[] = [];
+        const packed: PackedRead = guardMemory(`training step ${step}`, () => tf.tidy(() => {
           let logTensors: Record<string, tf.Scalar> = {};
           const { value, grads } = tf.variableGrads(() => {
             const r = this.task.loss(batch, ctx);
-            // Kept past variableGrads' own tidy; read and disposed below.
+            // Kept past variableGrads' own tidy; packed below, then released by this tidy.
             logTensors = Object.fromEntries(Object.entries(r.logs ?? {}).map(([k, t]) => [k, tf.keep(t)]));
             return r.loss;
           }, varList);
-          const v = value.dataSync()[0];
-          logs = Object.fromEntries(Object.entries(logTensors).map(([k, t]) => [k, t.dataSync()[0]]));
-          tf.dispose(Object.values(logTensors));
-          if (!Number.isFinite(v)) return v;
           const byName = new Map<string, tf.Tensor>();
           for (const [vn, g] of Object.entries(grads)) byName.set(nameOf.get(vn) ?? vn, g);
+          // A non-finite loss is caught when this step's scalars are read (settle); the
+          // update it produced is never checkpointed, the run stops there.
           const norm = optimizer.step(byName, lr);
-          logs.grad_norm = norm;
-          return v;
-        }));
+          keys = ['loss', ...Object.keys(logTensors), 'grad_norm'];
+          const pack = packForRead([value, ...Object.values(logTensors), norm]);
+          tf.dispose(Object.values(logTensors));
+          return pack as unknown as tf.TensorContainer;
+        }) as unknown as PackedRead);
         this.data.disposeBatch?.(batch);
-        if (!Number.isFinite(lossValue)) {
-          throw new TrainingDivergedError(step, lossValue, fs.existsSync(this.lastCheckpoint) ? this.lastCheckpoint : null);
-        }
         this.task.afterStep?.(ctx);
+        const values = readPacked(packed);
+        values.catch(() => undefined); // awaited in settle; never an unhandled rejection meanwhile
+        await settle(); // the previous step's scalars, read while this step runs
+        pending = { step, lr, keys, values };
         step += 1;
         windowSteps += 1;
-        progress.update(step, lossValue);
-        if (step % logEvery === 0 || step === o.maxSteps) {
-          const now = Date.now();
-          this.appendMetrics({ step, split: 'train', loss: lossValue, lr, ...logs, steps_per_s: windowSteps / Math.max(1e-9, (now - windowStart) / 1000) });
-          windowStart = now;
-          windowSteps = 0;
-        }
+        progress.update(step, lastLoss); // the loss shown is the last one read (one step behind)
         if (step % o.evalEvery === 0 || step === o.maxSteps) {
-          progress.update(step, lossValue, 'eval', 'evaluating');
+          await settle();
+          progress.update(step, lastLoss, 'eval', 'evaluating');
           const ev = await this.task.evaluate('valid', { signal: o.signal });
           this.appendMetrics({ step, split: 'valid', score: ev.score, ...ev.metrics });
           if (!best || ev.score > best.score) {
@@ -276,10 +312,12 @@ export class Trainer<B> {
           await this.saveCheckpoint(this.lastCheckpoint, optimizer, meta());
         }
       }
+      await settle();
       if (status === 'aborted') {
         await this.saveCheckpoint(this.lastCheckpoint, optimizer, meta());
       }
     } finally {
+      if (pending) await pending.values.catch(() => undefined);
       progress.stop();
       await this.data.close?.();
     }
@@ -297,11 +335,19 @@ export class Trainer<B> {
   }
 }
 
-/** Run `fn`; a wasm heap exhaustion inside it becomes an error that says so (backend/index.ts). */
+/** Run `fn`; a wasm heap exhaustion or a GPU fault inside it becomes an error that says so (backend/). */
 function guardMemory<T>(what: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    throw wasmMemoryError(e, what) ?? e;
+    throw wasmMemoryError(e, what) ?? webGpuError(e, what) ?? e;
+  }
+}
+
+async function guardAsync<T>(what: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw wasmMemoryError(e, what) ?? webGpuError(e, what) ?? e;
   }
 }

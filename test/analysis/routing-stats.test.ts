@@ -13,11 +13,11 @@ describe('routing statistics', () => {
     await initBackend({ backend: 'cpu', quiet: true });
   });
 
-  it('averages distributions per tag and scores perfect specialisation as 1', () => {
+  it('averages distributions per tag and scores perfect specialisation as 1', async () => {
     const acc = new RoutingStatsAccumulator('tag', ['a', 'b']);
     // Two batches; tag a always expert 0, tag b always expert 1 (one-hot index records).
-    acc.add([{ index: tf.tensor1d([0, 1, 0], 'int32'), weights: tf.tensor2d([[1, 0], [0, 1], [1, 0]]) }], [0, 1, 0]);
-    acc.add([{ index: tf.tensor1d([1], 'int32'), weights: tf.tensor2d([[0, 1]]) }], [1]);
+    await acc.add([{ index: tf.tensor1d([0, 1, 0], 'int32'), weights: tf.tensor2d([[1, 0], [0, 1], [1, 0]]) }], [0, 1, 0]);
+    await acc.add([{ index: tf.tensor1d([1], 'int32'), weights: tf.tensor2d([[0, 1]]) }], [1]);
     const s = acc.result();
     assert.equal(s.examples, 4);
     const b = s.blocks[0];
@@ -29,18 +29,18 @@ describe('routing statistics', () => {
     close(b.specialization, 1);
   });
 
-  it('uses a one-hot of the chosen expert when a record has only indices', () => {
+  it('uses a one-hot of the chosen expert when a record has only indices', async () => {
     const acc = new RoutingStatsAccumulator('adamix', ['a', 'b']);
-    acc.add([{ index: tf.tensor1d([2, 0], 'int32') }], [0, 1]);
+    await acc.add([{ index: tf.tensor1d([2, 0], 'int32') }], [0, 1]);
     const b = acc.result().blocks[0];
     assert.equal(b.source, 'index');
     assert.deepEqual(b.meanByTag, [[0, 0, 1], [1, 0, 0]]);
   });
 
-  it('scores tag-independent routing as 0 and computes entropy in nats', () => {
+  it('scores tag-independent routing as 0 and computes entropy in nats', async () => {
     const acc = new RoutingStatsAccumulator('smear', ['a', 'b']);
     const p = [0.25, 0.75];
-    acc.add([{ probs: tf.tensor2d([p, p, p, p]) }], [0, 1, 0, 1]);
+    await acc.add([{ probs: tf.tensor2d([p, p, p, p]) }], [0, 1, 0, 1]);
     const b = acc.result().blocks[0];
     assert.deepEqual(b.meanByTag, [p, p]);
     close(b.specialization, 0);
@@ -48,9 +48,9 @@ describe('routing statistics', () => {
     assert.deepEqual(b.argmaxUsage, [0, 1]);
   });
 
-  it('computes the soft mutual information by hand on a mixed case', () => {
+  it('computes the soft mutual information by hand on a mixed case', async () => {
     const acc = new RoutingStatsAccumulator('smear', ['a', 'b']);
-    acc.add([{ probs: tf.tensor2d([[0.9, 0.1], [0.2, 0.8]]) }], [0, 1]);
+    await acc.add([{ probs: tf.tensor2d([[0.9, 0.1], [0.2, 0.8]]) }], [0, 1]);
     const b = acc.result().blocks[0];
     // joint: a:(0.45,0.05) b:(0.1,0.4); p(t)=(.5,.5); p(e)=(.55,.45)
     const joint = [[0.45, 0.05], [0.1, 0.4]];
@@ -64,7 +64,7 @@ describe('routing statistics', () => {
 
   it('renormalises rows (DSelect-k weights) and round-trips through a file', async () => {
     const acc = new RoutingStatsAccumulator('dselect-k', ['a']);
-    acc.add([{ weights: tf.tensor2d([[0.2, 0.2]]) }, { probs: tf.tensor2d([[0, 0]]) }], [0]);
+    await acc.add([{ weights: tf.tensor2d([[0.2, 0.2]]) }, { probs: tf.tensor2d([[0, 0]]) }], [0]);
     const s = acc.result();
     assert.deepEqual(s.blocks[0].meanByTag, [[0.5, 0.5]]);
     assert.deepEqual(s.blocks[1].meanByTag, [[0.5, 0.5]], 'an all-zero row counts as uniform');
@@ -75,9 +75,9 @@ describe('routing statistics', () => {
     assert.throws(() => loadRoutingStats(file), /not a routing statistics file/);
   });
 
-  it('rejects mismatched tags', () => {
+  it('rejects mismatched tags', async () => {
     const acc = new RoutingStatsAccumulator('smear', ['a']);
-    assert.throws(() => acc.add([{ probs: tf.tensor2d([[1, 0]]) }], [0, 0]), /block 0 has 1 rows, tags has 2/);
-    assert.throws(() => acc.add([{ probs: tf.tensor2d([[1, 0]]) }], [3]), /tag 3 out of range \[0, 1\)/);
+    await assert.rejects(() => acc.add([{ probs: tf.tensor2d([[1, 0]]) }], [0, 0]), /block 0 has 1 rows, tags has 2/);
+    await assert.rejects(() => acc.add([{ probs: tf.tensor2d([[1, 0]]) }], [3]), /tag 3 out of range \[0, 1\)/);
   });
 });

@@ -292,14 +292,14 @@ describe('RoutedT5 on wasm: generation, padding, training', () => {
     await initBackend({ backend: 'wasm', quiet: true });
   });
 
-  it('cached greedy generation equals full recomputation and teacher forcing', () => {
+  it('cached greedy generation equals full recomputation and teacher forcing', async () => {
     for (const extra of [{}, { crossAttentionBias: 'random' as const }]) {
       const model = makeModel(extra);
       randomizeRouting(model, 5);
       const inputs = { inputIds: INPUT_IDS, attentionMask: MASK };
       const before = tf.memory().numTensors;
-      const a = model.generate(inputs, { maxLength: 6, returnLogits: true });
-      const b = model.generate(inputs, { maxLength: 6, returnLogits: true, useCache: false });
+      const a = await model.generate(inputs, { maxLength: 6, returnLogits: true });
+      const b = await model.generate(inputs, { maxLength: 6, returnLogits: true, useCache: false });
       assert.deepEqual(Array.from(a.sequences), Array.from(b.sequences), 'greedy sequences');
       assert.deepEqual(a.shape, b.shape);
       assertClose(read(a.logits!), read(b.logits!), 'step logits cached vs recomputed', 1e-4, 1e-4);
@@ -324,12 +324,12 @@ describe('RoutedT5 on wasm: generation, padding, training', () => {
     }
   });
 
-  it('DSelect-k routes decoder blocks from its own mean: the current token only in cached generation (reference)', () => {
+  it('DSelect-k routes decoder blocks from its own mean: the current token only in cached generation (reference)', async () => {
     const model = makeModel({ method: 'dselect-k' });
     randomizeRouting(model, 13);
     const inputs = { inputIds: INPUT_IDS, attentionMask: MASK };
-    const a = model.generate(inputs, { maxLength: 4, returnLogits: true });
-    const b = model.generate(inputs, { maxLength: 4, returnLogits: true, useCache: false });
+    const a = await model.generate(inputs, { maxLength: 4, returnLogits: true });
+    const b = await model.generate(inputs, { maxLength: 4, returnLogits: true, useCache: false });
     const la = a.logits!.arraySync() as number[][][];
     const lb = b.logits!.arraySync() as number[][][];
     // Step 0: one decoder token, both agree; later steps: the full recomputation averages over the prefix.
@@ -340,14 +340,14 @@ describe('RoutedT5 on wasm: generation, padding, training', () => {
     model.dispose();
   });
 
-  it('stops at EOS and pads; maxLength bounds the length', () => {
+  it('stops at EOS and pads; maxLength bounds the length', async () => {
     const model = makeModel();
     // Force EOS: lm_head row for token 1 dominates.
     const [c, v] = model.lmHead.shape;
     const w = new Float32Array(c * v);
     for (let i = 0; i < c; i++) w[i * v + 1] = 100;
     model.lmHead.assign(tf.tensor2d(w, [c, v]));
-    const out = model.generate({ inputIds: INPUT_IDS, attentionMask: MASK }, { maxLength: 5 });
+    const out = await model.generate({ inputIds: INPUT_IDS, attentionMask: MASK }, { maxLength: 5 });
     // Depending on the sign of the final states, EOS wins at step 0 for every example or never; check the contract.
     const [b, l] = out.shape;
     assert.ok(l >= 1 && l <= 5);
@@ -630,7 +630,7 @@ describe('RoutedT5 input and option errors', () => {
     await initBackend({ backend: 'wasm', quiet: true });
   });
 
-  it('names the input and what was expected', () => {
+  it('names the input and what was expected', async () => {
     const model = makeModel();
     const f = (inputs: Partial<T5Inputs>) => () => model.forward({ inputIds: INPUT_IDS, attentionMask: MASK, decoderInputIds: DEC_IDS, ...inputs } as T5Inputs, { training: false });
     assert.throws(f({ attentionMask: MASK.map((r) => r.slice(1)) }), /attentionMask: expected shape \[3,5\] like inputIds/);
@@ -644,7 +644,7 @@ describe('RoutedT5 input and option errors', () => {
     // Flat arrays with batchSize work.
     const flat = logitsOf(model, { inputIds: Int32Array.from(INPUT_IDS.flat()), attentionMask: Int32Array.from(MASK.flat()), decoderInputIds: Int32Array.from(DEC_IDS.flat()), batchSize: 3 });
     assert.deepEqual(flat, logitsOf(model, { inputIds: INPUT_IDS, attentionMask: MASK, decoderInputIds: DEC_IDS }));
-    assert.throws(() => model.generate({ inputIds: INPUT_IDS }, { maxLength: 0 }), /maxLength: expected a positive integer/);
+    await assert.rejects(() => model.generate({ inputIds: INPUT_IDS }, { maxLength: 0 }), /maxLength: expected a positive integer/);
     model.dispose();
 
     const tag = makeModel({ method: 'tag', numExperts: 8 });

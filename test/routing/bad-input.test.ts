@@ -62,12 +62,11 @@ describe('routing bad input', () => {
     b.dispose();
   });
 
-  it('NaN or Inf in the input is an error, not a NaN output', () => {
+  it('NaN or Inf in the input is not checked inside the block (that would read the device per block): it reaches the output, where the trainer\'s per-step loss check stops the run (test/train/trainer.test.ts)', () => {
     const b = new RoutingBlock({ method: 'smear', width: 8, numExperts: 2, bottleneck: 2 });
     const bad = tf.tensor3d([...new Array(47).fill(1), NaN], [2, 3, 8]);
-    assert.throws(() => b.forward(bad), /input x contains NaN or Inf/);
-    const inf = tf.tensor3d([...new Array(47).fill(1), Infinity], [2, 3, 8]);
-    assert.throws(() => b.forward(inf), /input x contains NaN or Inf/);
+    const y = b.forward(bad).y.dataSync();
+    assert.ok(y.some((v) => Number.isNaN(v)), 'a NaN input gives a NaN output');
     b.dispose();
   });
 

@@ -27,6 +27,7 @@ import type { LoadedTensor, TensorToWrite } from '../../io/safetensors';
 import { loadRoutedT5, type LoadRoutedT5Options } from '../../models/t5/weights';
 import type { RoutedT5 } from '../../models/t5/model';
 import { getMethod } from '../../routing/registry';
+import { forwardOutputs } from './forward-outputs';
 
 /** Default routing sizes for a checkpoint without routing tensors (the paper's T5 setting). */
 export const T5_FORWARD_DEFAULTS = { experts: 8, bottleneck: 24, seed: 42 } as const;
@@ -204,15 +205,7 @@ export async function runT5Forward(opts: T5ForwardOptions): Promise<void> {
       },
       { training: false },
     );
-    try {
-      out.logits = { dtype: 'F32', shape: res.logits.shape, data: res.logits.dataSync() as Float32Array };
-      res.records.forEach((r, k) => {
-        if (r.probs) out[`routing.${k}`] = { dtype: 'F32', shape: r.probs.shape, data: r.probs.dataSync() as Float32Array };
-        if (r.index) out[`expert_index.${k}`] = { dtype: 'I64', shape: r.index.shape, data: Int32Array.from(r.index.dataSync()) };
-      });
-    } finally {
-      tf.dispose(res as unknown as tf.TensorContainer);
-    }
+    Object.assign(out, await forwardOutputs(res));
     await writeSafetensors(opts.out, out, {
       'smear.setting': 't5',
       'smear.method': model.method,

@@ -20,6 +20,7 @@ import type { LoadedTensor, TensorToWrite } from '../../io/safetensors';
 import { loadResNetSafetensors } from '../../models/resnet/checkpoint';
 import type { Command } from '../command';
 import { runT5Forward } from './forward-t5';
+import { forwardOutputs, type ForwardTensors } from './forward-outputs';
 
 function fail(msg: string): never {
   throw new Error(`smear forward: ${msg}`);
@@ -63,17 +64,13 @@ export async function runForward(opts: ForwardOptions): Promise<void> {
     const b = px.shape[0];
     const domainIds = ids(tensors.get('domain_ids'), 'domain_ids', opts.input, 1, b);
     const hashIds = ids(tensors.get('hash_ids'), 'hash_ids', opts.input, 2, b);
-    const out: Record<string, TensorToWrite> = {};
-    tf.tidy(() => {
+    const res = tf.tidy(() => {
       const nchw = tf.tensor4d(px.data as Float32Array, px.shape as [number, number, number, number]);
       const pixels = tf.transpose(nchw, [0, 2, 3, 1]) as tf.Tensor4D; // NCHW → NHWC
-      const res = model.forward(pixels, { training: false, domainIds, hashIds });
-      out.logits = { dtype: 'F32', shape: res.logits.shape, data: res.logits.dataSync() as Float32Array };
-      res.records.forEach((r, k) => {
-        if (r.probs) out[`routing.${k}`] = { dtype: 'F32', shape: r.probs.shape, data: r.probs.dataSync() as Float32Array };
-        if (r.index) out[`expert_index.${k}`] = { dtype: 'I64', shape: r.index.shape, data: Int32Array.from(r.index.dataSync()) };
-      });
-    });
+      const r = model.forward(pixels, { training: false, domainIds, hashIds });
+      return { logits: r.logits, records: r.records } as unknown as tf.TensorContainer;
+    }) as unknown as ForwardTensors;
+    const out = await forwardOutputs(res);
     await writeSafetensors(opts.out, out, { 'smear.setting': 'resnet', 'smear.method': model.method, 'smear.checkpoint': opts.checkpoint });
   } finally {
     model.dispose();
@@ -137,3 +134,4 @@ export const forwardCommand: Command = {
     }
   },
 };
+

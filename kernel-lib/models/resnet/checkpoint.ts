@@ -27,7 +27,7 @@ export async function saveResNetSafetensors(model: RoutedResNet, path: string, m
   try {
     for (const [key, t] of sd) {
       const counter = key.endsWith('num_batches_tracked');
-      tensors[key] = { dtype: counter ? 'I64' : 'F32', shape: t.shape, data: t.dataSync() as Float32Array | Int32Array };
+      tensors[key] = { dtype: counter ? 'I64' : 'F32', shape: t.shape, data: (await t.data()) as Float32Array | Int32Array };
     }
   } finally {
     tf.dispose([...sd.values()]);

@@ -26,6 +26,7 @@
  * Legend: B batch · H,W spatial · C channels · N experts · d bottleneck · K classes.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hostValuesOf } from '../../backend/host-read';
 import { Rng } from '../../util/rng';
 import { RoutingBlock } from '../../routing/block';
 import { getMethod } from '../../routing/registry';
@@ -422,7 +423,7 @@ export class RoutedResNet {
         kind: 'counter',
         get: () => tf.scalar(bn.numBatchesTracked, 'int32'),
         set: (t) => {
-          bn.numBatchesTracked = t.dataSync()[0];
+          bn.numBatchesTracked = hostValuesOf(t, `${key}.num_batches_tracked`)[0];
         },
       },
     ];

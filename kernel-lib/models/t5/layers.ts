@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../../backend/gradients';
 import type { Rng } from '../../util/rng';
+import { hostValuesOf } from '../../backend/host-read';
 import type { AuxLoss, RoutingRecord } from '../../routing/types';
 import type { IdsInput } from './types';
 
@@ -117,7 +118,7 @@ export function toIds2D(x: IdsInput, what: string, batch: number | undefined, ki
   if (x instanceof tf.Tensor) {
     if (x.rank !== 2) throw new Error(`${what}: expected shape [B,L], got ${shapeStr(x.shape)}`);
     [rows, cols] = x.shape;
-    const vals = x.dataSync();
+    const vals = hostValuesOf(x, what);
     data = new Int32Array(vals.length);
     for (let i = 0; i < vals.length; i++) {
       if (!Number.isInteger(vals[i])) throw new Error(`${what}[${i}]: expected an integer, got ${vals[i]}`);

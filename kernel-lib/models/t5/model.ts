@@ -59,6 +59,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../../backend/gradients';
 import { Rng } from '../../util/rng';
+import { hostValuesOf } from '../../backend/host-read';
 import { RoutingBlock } from '../../routing/block';
 import { getMethod } from '../../routing/registry';
 import { positionMean } from '../../routing/ops';
@@ -408,7 +409,7 @@ export class RoutedT5 {
       throw new Error(`${what}: inputs.taskIds is required by '${this.method}' routing (one task id per example, [${out.b}])`);
     }
     if (inputs.hashIds != null) {
-      const raw = inputs.hashIds instanceof tf.Tensor ? inputs.hashIds.dataSync() : inputs.hashIds;
+      const raw = inputs.hashIds instanceof tf.Tensor ? hostValuesOf(inputs.hashIds, `${what}: inputs.hashIds`) : inputs.hashIds;
       const r = raw.length / out.b;
       const need = this.numRoutingBlocks;
       if (inputs.hashIds instanceof tf.Tensor && (inputs.hashIds.rank !== 2 || inputs.hashIds.shape[0] !== out.b)) {
@@ -671,7 +672,7 @@ export class RoutedT5 {
    * steps); with the cache, DSelect-k's own mean covers the current token only
    * (reference). `useCache: false` recomputes the decoder over the whole prefix.
    */
-  generate(inputs: T5Inputs, opts: GenerateOptions): GenerateOutput {
+  async generate(inputs: T5Inputs, opts: GenerateOptions): Promise<GenerateOutput> {
     const what = 'RoutedT5.generate';
     if (opts == null || !Number.isInteger(opts.maxLength) || opts.maxLength < 1) {
       throw new Error(`${what}: option maxLength: expected a positive integer, got ${opts == null ? opts : opts.maxLength}`);
@@ -710,8 +711,9 @@ export class RoutedT5 {
           const full = this.decodeFull(prep, dec, enc, { training: false });
           return tf.reshape(tf.slice(full.logits, [0, pos, 0], [b, 1, this.config.vocabSize]), [b, this.config.vocabSize]) as tf.Tensor2D;
         });
+        // The one read per generated token (EOS detection needs it), asynchronous.
         const argmax = tf.argMax(logits, 1);
-        const next = argmax.dataSync() as Int32Array;
+        const next = (await argmax.data()) as Int32Array;
         argmax.dispose();
         const tok = new Int32Array(b);
         for (let i = 0; i < b; i++) {

@@ -31,6 +31,7 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
+import { hostValuesOf } from '../../backend/host-read';
 import { readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../../io/safetensors';
 import { fromHuggingFaceConfig, toHuggingFaceConfig, type T5Config } from './config';
 import { CROSS_TABLE_KEY, RoutedT5, type AttentionWeights, type FfWeights, type RoutedT5Options, type T5RoutingConfig, type T5Sublayer } from './model';
@@ -232,15 +233,19 @@ export function loadT5StateDict(model: RoutedT5, map: Map<string, TensorLike>, o
     if (e.key === 'shared.weight') {
       for (const k of embedKeys) check(k, given.get(k)!.value, e.shape);
       if (embedKeys.length > 1) {
-        const first = tf.tidy(() => toTensor(given.get(embedKeys[0])!.value, embedKeys[0]));
+        const host = (k: string): ArrayLike<number> => {
+          const v = given.get(k)!.value;
+          return v instanceof tf.Tensor ? hostValuesOf(v, `loadT5StateDict: '${k}'`) : v.data;
+        };
+        const first = host(embedKeys[0]);
         for (const k of embedKeys.slice(1)) {
-          const same = tf.tidy(() => tf.all(tf.equal(first, toTensor(given.get(k)!.value, k))).dataSync()[0] === 1);
+          const other = host(k);
+          let same = other.length === first.length;
+          for (let i = 0; same && i < first.length; i++) same = Math.fround(first[i]) === Math.fround(other[i]);
           if (!same) {
-            first.dispose();
             throw new Error(`loadT5StateDict: '${k}' differs from '${embedKeys[0]}'; T5 v1.1 ties the encoder/decoder embeddings to shared.weight`);
           }
         }
-        first.dispose();
       }
       if (embedKeys.length) todo.push([e, given.get(embedKeys[0])!.value]);
       continue;
@@ -409,7 +414,7 @@ export async function saveRoutedT5(model: RoutedT5, p: string, opts: SaveT5Optio
   const tensors: Record<string, TensorToWrite> = {};
   const sd = t5StateDict(model, opts.include ?? 'all');
   try {
-    for (const [k, t] of sd) tensors[k] = { dtype, shape: t.shape, data: t.dataSync() as Float32Array };
+    for (const [k, t] of sd) tensors[k] = { dtype, shape: t.shape, data: (await t.data()) as Float32Array };
   } finally {
     for (const t of sd.values()) t.dispose();
   }

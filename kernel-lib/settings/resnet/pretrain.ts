@@ -96,7 +96,7 @@ export async function ensureMiniBackbone(cfg: ResNetRunConfig, quiet = false): P
           const t = DOMAIN_TRANSFORMS[MINI_DOMAINS[b.domains[i]]];
           transformImageHWC(pixels.subarray(i * n * n * 3, (i + 1) * n * n * 3), n, INVERSE[t]);
         }
-        const loss = tf.tidy(() => {
+        const lossT = tf.tidy(() => {
           const x = tf.tensor4d(pixels, [count, n, n, 3]);
           const y = tf.oneHot(tf.tensor1d(b.labels, 'int32'), cfg.data.numClasses);
           const { value, grads } = tf.variableGrads(() => {
@@ -104,8 +104,10 @@ export async function ensureMiniBackbone(cfg: ResNetRunConfig, quiet = false): P
             return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar;
           }, vars);
           optimizer.step(new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])));
-          return value.dataSync()[0];
+          return value;
         });
+        const loss = (await lossT.data())[0]; // one read per step
+        lossT.dispose();
         step += 1;
         progress.update(step, loss);
       }
@@ -118,7 +120,7 @@ export async function ensureMiniBackbone(cfg: ResNetRunConfig, quiet = false): P
   const tensors: Record<string, TensorToWrite> = {};
   for (const [key, t] of sd) {
     if (key.includes('adapter_controller') || key.startsWith('classification_layer')) continue;
-    tensors[key] = { dtype: key.endsWith('num_batches_tracked') ? 'I64' : 'F32', shape: t.shape, data: t.dataSync() as Float32Array | Int32Array };
+    tensors[key] = { dtype: key.endsWith('num_batches_tracked') ? 'I64' : 'F32', shape: t.shape, data: (await t.data()) as Float32Array | Int32Array };
   }
   tf.dispose([...sd.values()]);
   await writeSafetensors(file, tensors, { format: 'pt', 'smear.note': 'mini backbone, torchvision ResNet18 names', 'smear.steps': String(opts.steps) });

@@ -17,7 +17,8 @@ import { adamixConsistency } from '../../routing/methods/adamix';
 import { GumbelSchedule } from '../../routing/schedules';
 import { totalAuxLoss } from '../../routing/aux';
 import { getMethod } from '../../routing/registry';
-import { RoutingStatsAccumulator, type RoutingStats } from '../../analysis/routing-stats';
+import { RoutingStatsAccumulator, type RoutingReadPlan, type RoutingStats } from '../../analysis/routing-stats';
+import { packForRead, readPacked, type PackedRead } from '../../backend/host-read';
 import type { EvalResult, StepContext, TrainerTask } from '../../train/trainer';
 import type { ResNetRunConfig } from './config';
 import { EvalBatches, HASH_COLUMNS, type ResNetBatch } from './data';
@@ -95,12 +96,18 @@ export class ResNetTask implements TrainerTask<ResNetBatch> {
     let seen = 0;
     try {
       for await (const batch of sets.batches()) {
-        const preds = tf.tidy(() => {
+        // One device read per batch: the predictions and every block's routing distribution.
+        const { packed, plan } = tf.tidy(() => {
           const out = this.forward(batch, false);
-          stats.add(out.records, batch.domains);
-          return tf.argMax(out.logits, 1).dataSync() as Int32Array;
-        });
+          const p = stats.plan(out.records);
+          return {
+            packed: packForRead([tf.argMax(out.logits, 1), ...p.map((e) => e.tensor)]),
+            plan: p.map(({ tensor: _t, ...rest }) => rest),
+          } as unknown as tf.TensorContainer;
+        }) as unknown as { packed: PackedRead; plan: Omit<RoutingReadPlan, 'tensor'>[] };
         batch.pixels.dispose();
+        const [preds, ...routing] = await readPacked(packed);
+        stats.addValues(plan, routing, batch.domains);
         preds.forEach((p, i) => {
           const d = batch.domains[i];
           total[d] += 1;

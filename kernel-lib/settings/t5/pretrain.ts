@@ -29,6 +29,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { packForRead, readPacked, type PackedRead } from '../../backend/host-read';
 import * as tf from '@tensorflow/tfjs-core';
 import { RoutedT5, relativePositionBuckets, rmsNorm, geluNew, SELF_MASK_VALUE, CROSS_MASK_VALUE } from '../../models/t5/model';
 import { resolveT5Config, toHuggingFaceConfig, type T5Config } from '../../models/t5/config';
@@ -262,13 +263,17 @@ export async function ensureMiniT5Backbone(cfg: T5RunConfig, quiet = false): Pro
     return { loss: tf.div(tf.sum(tf.mul(nll, m)), tf.sum(m)) as tf.Scalar, logits, m };
   };
   const heldOut = sample(new Rng(cfg.train.seed + 999), 64);
-  const accuracy = () =>
-    tf.tidy(() => {
-      const { logits, m } = lossOf(heldOut);
-      const ok = tf.mul(tf.cast(tf.equal(tf.argMax(logits, -1), tf.tensor2d(heldOut.labels, [heldOut.src.b, heldOut.dec.t], 'int32')), 'float32'), m);
-      return tf.sum(ok).dataSync()[0] / tf.sum(m).dataSync()[0];
-    });
-  const before = accuracy();
+  const accuracy = async () => {
+    const [ok, total] = await readPacked(
+      tf.tidy(() => {
+        const { logits, m } = lossOf(heldOut);
+        const hit = tf.mul(tf.cast(tf.equal(tf.argMax(logits, -1), tf.tensor2d(heldOut.labels, [heldOut.src.b, heldOut.dec.t], 'int32')), 'float32'), m);
+        return packForRead([tf.sum(hit), tf.sum(m)]) as unknown as tf.TensorContainer;
+      }) as unknown as PackedRead,
+    );
+    return ok[0] / total[0];
+  };
+  const before = await accuracy();
   const rng = new Rng(cfg.train.seed + 12);
   const progress = new Progress(opts.steps, { label: 'pretrain mini T5 backbone', mode: quiet ? 'none' : 'auto' });
   const curve: number[] = [];
@@ -277,12 +282,14 @@ export async function ensureMiniT5Backbone(cfg: T5RunConfig, quiet = false): Pro
     for (let step = 0; step < opts.steps; step++) {
       const batch = sample(rng, opts.batchSize);
       const warm = Math.min(1, (step + 1) / Math.max(1, Math.floor(opts.steps / 20)));
-      const loss = tf.tidy(() => {
+      const lossT = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => lossOf(batch).loss, params.map((p) => p.variable));
         const byName = new Map(Object.entries(grads).map(([k, g]) => [k.slice(prefix.length), g]));
         optimizer.step(byName, opts.lr * warm);
-        return value.dataSync()[0];
+        return value;
       });
+      const loss = (await lossT.data())[0]; // one read per step
+      lossT.dispose();
       if (!Number.isFinite(loss)) throw new Error(`pretraining the mini backbone diverged at step ${step} (loss ${loss}); lower model.pretrain.lr`);
       curve.push(loss);
       progress.update(step + 1, loss);
@@ -290,14 +297,14 @@ export async function ensureMiniT5Backbone(cfg: T5RunConfig, quiet = false): Pro
   } finally {
     progress.stop();
   }
-  const after = accuracy();
+  const after = await accuracy();
   // Write back into the RoutedT5 and save its backbone with HF names.
   for (const [k, v] of weights) model.variables().get(k)!.assign(v);
   const tensors: Record<string, TensorToWrite> = {};
   for (const e of t5StateEntries(model)) {
     if (e.kind === 'routing') continue;
     const t = e.get();
-    tensors[e.key] = { dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array };
+    tensors[e.key] = { dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array };
     t.dispose();
   }
   const tmp = `${dir}.tmp-${process.pid}`;

@@ -34,7 +34,8 @@ import { adamixConsistency } from '../../routing/methods/adamix';
 import { GumbelSchedule } from '../../routing/schedules';
 import { totalAuxLoss } from '../../routing/aux';
 import { getMethod } from '../../routing/registry';
-import { RoutingStatsAccumulator, type RoutingStats } from '../../analysis/routing-stats';
+import { RoutingStatsAccumulator, type RoutingReadPlan, type RoutingStats } from '../../analysis/routing-stats';
+import { packForRead, readPacked, type PackedRead } from '../../backend/host-read';
 import { glueAverage, glueTaskMeanAverage, taskMetricsFromStrings, type GlueResults } from '../../metrics/glue';
 import { GLUE_TASKS } from '../../datasets/glue/tasks';
 import type { Tokenizer } from '../../tokenizers/types';
@@ -156,14 +157,16 @@ export class T5Task implements TrainerTask<T5Batch> {
           chunk.map((c) => c.example),
           chunk[0].example.hash.length,
         );
-        const gen = this.model.generate(batchInputs(batch, false), { maxLength: this.maxDecode[ti] });
+        const gen = await this.model.generate(batchInputs(batch, false), { maxLength: this.maxDecode[ti] });
         const [b, l] = gen.shape;
         for (let r = 0; r < b; r++) preds.push(this.tokenizer.decode(gen.sequences.subarray(r * l, (r + 1) * l)));
         if (stats) {
-          tf.tidy(() => {
+          const { packed, plan } = tf.tidy(() => {
             const out = this.model.forward(batchInputs(batch), { training: false });
-            stats.add(out.records, batch.taskIds);
-          });
+            const p = stats.plan(out.records);
+            return { packed: packForRead(p.map((e) => e.tensor)), plan: p.map(({ tensor: _t, ...rest }) => rest) } as unknown as tf.TensorContainer;
+          }) as unknown as { packed: PackedRead; plan: Omit<RoutingReadPlan, 'tensor'>[] };
+          stats.addValues(plan, await readPacked(packed), batch.taskIds); // one read for all blocks
         }
         await new Promise((r) => setImmediate(r)); // let Ctrl-C and progress through
       }
