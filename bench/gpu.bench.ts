@@ -32,7 +32,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync, spawnSync } from 'child_process';
 import { parseArgs } from 'util';
-import { initBackend, tf, METHODS, Rng } from '../kernel-lib';
+import { initBackend, tf } from '../kernel-lib/backend';
+import { METHODS } from '../kernel-lib/routing';
+import { Rng } from '../kernel-lib/util/rng';
 import { packForRead, readPacked, type PackedRead } from '../kernel-lib/backend/host-read';
 import { webGpuFault } from '../kernel-lib/backend';
 import { RoutedResNet } from '../kernel-lib/models/resnet/resnet';
@@ -213,9 +215,9 @@ async function child(setting: Setting, method: string, shape: Shape, warmup: num
 
 // ---------------------------------------------------------------- parent: environment, plan, report
 
-function sh(cmd: string, args: string[]): string | undefined {
+function sh(cmd: string, args: string[], timeoutS = 120): string | undefined {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 });
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: timeoutS * 1000, maxBuffer: 1 << 26 });
   } catch {
     return undefined;
   }
@@ -269,17 +271,18 @@ function runChildProcess(args: string[], timeoutS: number): Outcome {
   return { error: err.slice(0, 2).join(' | ').slice(0, 400) || `exit ${r.status}` };
 }
 
-function torchReference(shape: Shape, methods: string[], runs: number, warmup: number): { perMethod: Record<string, number>; device?: string; torch?: string; error?: string } {
-  const script = path.join(__dirname, 'reference', 'resnet_step.py');
+function torchReference(shape: Shape, methods: string[], runs: number, warmup: number): { perMethod: Record<string, number>; device?: string; torch?: string; error?: string; raw?: unknown } {
+  // bench/reference/ beside this file, or under the working directory (when run as a bundle).
+  const script = [path.join(__dirname, 'reference', 'resnet_step.py'), path.join(process.cwd(), 'bench', 'reference', 'resnet_step.py')].find((f) => fs.existsSync(f)) ?? '';
   const py = ['/usr/bin/python3', 'python3'].find((p) => sh(p, ['-c', 'import torch; assert torch.cuda.is_available()']) !== undefined);
   if (!py || !fs.existsSync(script)) return { perMethod: {}, error: 'not measured (PyTorch with CUDA not installed)' };
   const usable = methods.filter((m) => ['smear', 'dense', 'ensemble', 'topk'].includes(m));
-  const out = sh(py, [script, '--device', 'cuda', '--batch', String(shape.batch), '--size', String(shape.size), '--methods', usable.join(','), '--runs', String(runs), '--warmup', String(warmup), '--json']);
+  const out = sh(py, [script, '--device', 'cuda', '--batch', String(shape.batch), '--size', String(shape.size), '--methods', usable.join(','), '--runs', String(runs), '--warmup', String(warmup), '--json'], 600);
   if (!out) return { perMethod: {}, error: 'the PyTorch reference script failed' };
-  const j = JSON.parse(out) as { torch?: string; device?: string; results?: { method: string; median_s?: number; seconds?: number }[] } & Record<string, unknown>;
+  const j = JSON.parse(out) as { torch?: string; device_name?: string; cuda?: string; results?: { method: string; median_s?: number; error?: string }[] };
   const perMethod: Record<string, number> = {};
-  for (const r of (j.results ?? []) as { method: string; median_s?: number }[]) if (typeof r.median_s === 'number') perMethod[r.method] = r.median_s;
-  return { perMethod, device: j.device as string | undefined, torch: j.torch as string | undefined };
+  for (const r of j.results ?? []) if (typeof r.median_s === 'number') perMethod[r.method] = r.median_s;
+  return { perMethod, device: `${j.device_name ?? '?'}${j.cuda ? `, CUDA ${j.cuda}` : ''}`, torch: j.torch, raw: j } as ReturnType<typeof torchReference>;
 }
 
 function fmtBytes(b: number): string {
@@ -327,7 +330,8 @@ async function parent(values: Record<string, string | boolean | undefined>): Pro
     let largest: string | undefined;
     if (setting === 't5' && values['max-batch'] !== false && !quick) {
       let ok = shape.batch;
-      for (let b = shape.batch * 2; b <= 1024; b *= 2) {
+      const limit = Number(values['max-batch-limit'] ?? 1024);
+      for (let b = shape.batch * 2; b <= limit; b *= 2) {
         const r = runChildProcess(['--child', 't5', '--method', 'smear', '--batch', String(b), '--size', String(shape.size), '--target', String(shape.target), '--preset', shape.preset!, '--runs', '2', '--warmup', '1'], timeout);
         process.stderr.write(`[bench:gpu] t5 smear batch ${b}: ${'error' in r ? `failed: ${r.error}` : `${r.secondsPerStep.toFixed(4)} s/step`}\n`);
         (report.results as unknown[]).push({ setting: 't5', method: 'smear', probe: 'max-batch', batch: b, ...r });
@@ -336,7 +340,7 @@ async function parent(values: Record<string, string | boolean | undefined>): Pro
         ok = b;
         largest = `SMEAR at batch ${b}: ${r.secondsPerStep.toFixed(4)} s/step (${r.examplesPerSecond.toFixed(1)} examples/s, ${fmtBytes(r.gpuBytesAllocated)})`;
       }
-      largest = `largest batch that ran (doubling from ${shape.batch}, up to 1024): ${ok}${largest ? `; ${largest}` : ''}`;
+      largest = `largest batch that ran (doubling from ${shape.batch}, up to ${limit}): ${ok}${largest ? `; ${largest}` : ''}`;
     }
     const ref = setting === 'resnet' && !quick ? torchReference(shape, methods, runs, warmup) : { perMethod: {} as Record<string, number>, error: 'not measured (the PyTorch anchor is the ResNet step)' };
     report[`${setting}Reference`] = ref;
@@ -383,6 +387,8 @@ async function parent(values: Record<string, string | boolean | undefined>): Pro
 }
 
 function versionOf(pkg: string): string {
+  // Static requires (kept by a bundler); other packages by name.
+  if (pkg === '@tensorflow/tfjs-backend-webgpu') return (require('@tensorflow/tfjs-backend-webgpu') as { version_webgpu: string }).version_webgpu;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require(`${pkg}/package.json`).version as string;
@@ -406,6 +412,7 @@ async function main(): Promise<void> {
       runs: { type: 'string' },
       warmup: { type: 'string' },
       timeout: { type: 'string' },
+      'max-batch-limit': { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
       'allow-software': { type: 'boolean' },
