@@ -114,7 +114,8 @@ function serialisePublisherSends(tslabDir) {
     Promise.resolve(sent).then(
       () => next.resolve(),
       (e) => {
-        report(e);
+        // A socket closed at shutdown drops what is left, as tslab's own sends did.
+        if (!sock.closed) report(e);
         next.resolve();
       },
     ).then(() => pump(sock, q));

@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatTable } from '../../cli/table';
+import { formatTable } from '../../util/table';
 import { checkNumClasses, listFiles, resolveDomains } from './layout';
 import type { DomainNetSplit } from './layout';
 import { computeFolds } from './folds';
