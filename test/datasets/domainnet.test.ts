@@ -583,8 +583,7 @@ describe('checkDomainNet and `smear data check`', () => {
       [{ setting: 'resnet', data: '/x' }, [], /missing subcommand; expected `check`/],
       [{ setting: 'resnet', data: '/x' }, ['fix'], /unknown subcommand 'fix'/],
       [{ data: '/x' }, ['check'], /option --setting is required/],
-      [{ setting: 't5', data: '/x' }, ['check'], /no GLUE data check yet/],
-      [{ setting: 'vit', data: '/x' }, ['check'], /--setting must be 'resnet'.*got 'vit'/],
+      [{ setting: 'vit', data: '/x' }, ['check'], /--setting must be 'resnet' \(DomainNet\) or 't5' \(GLUE\); got 'vit'/],
       [{ setting: 'resnet' }, ['check'], /option --data <DomainNet root> is required/],
       [{ setting: 'resnet', data: '/x', domains: 'clipart,photo' }, ['check'], /unknown domain "photo"/],
     ];

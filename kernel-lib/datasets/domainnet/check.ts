@@ -15,7 +15,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatTable } from '../../util/table';
+import { cappedList as capped, formatTable } from '../../util/table';
 import { checkNumClasses, listFiles, resolveDomains } from './layout';
 import type { DomainNetSplit } from './layout';
 import { computeFolds } from './folds';
@@ -335,13 +335,6 @@ function finish(report: CheckReport): CheckReport {
   report.problems = report.missingFiles.length + report.unreadableImages.length + report.badLines.length + report.emptySplits.length + report.errors.length;
   report.ok = report.problems === 0;
   return report;
-}
-
-function capped<T>(title: string, items: T[], show: (x: T) => string, max = 20): string[] {
-  if (items.length === 0) return [];
-  const lines = [``, `${title} (${items.length}):`, ...items.slice(0, max).map((x) => `  ${show(x)}`)];
-  if (items.length > max) lines.push(`  … and ${items.length - max} more (use --json for all)`);
-  return lines;
 }
 
 /** The report as text: a per-domain/split table, fold status, then every problem (capped at 20 per kind). */
