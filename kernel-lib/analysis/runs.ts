@@ -9,6 +9,7 @@ import * as path from 'path';
 import { getMethod } from '../routing/registry';
 import { loadRoutingStats, type RoutingStats } from './routing-stats';
 import type { CurveSeries } from './figures';
+import { namingFile, readJsonLines, readJsonObject } from '../util/json';
 
 export interface RunSummary {
   dir: string;
@@ -33,28 +34,13 @@ export interface RunSummary {
   curves: CurveSeries;
 }
 
-function readJson(file: string): Record<string, any> {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
-  }
-}
+const readJson = readJsonObject;
 
 function metricsLines(dir: string): Record<string, any>[] {
   const file = path.join(dir, 'metrics.jsonl');
   if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l)];
-      } catch {
-        return []; // a line being written
-      }
-    });
+  // A last line without its newline may be being written by a run in progress.
+  return readJsonLines(file, { partialLastLine: true });
 }
 
 /** Learning curves from a run's metrics.jsonl (training loss, validation score). */
@@ -135,7 +121,7 @@ export function loadRun(dir: string): RunSummary {
     trainableParameters: Number(results.trainable_parameters ?? config.trainableParameters ?? NaN),
     steps: Number(results.steps ?? NaN),
     bestStep: typeof results.best_step === 'number' ? results.best_step : undefined,
-    routing: fs.existsSync(routingFile) ? { ...loadRoutingStats(routingFile), method: label } : undefined,
+    routing: fs.existsSync(routingFile) ? { ...namingFile(routingFile, () => loadRoutingStats(routingFile)), method: label } : undefined,
     curves: readCurves(abs, label),
   };
 }

@@ -135,23 +135,74 @@ export function showPng(png: Uint8Array, text = '<image>'): void {
   sendBundle({ 'image/png': Buffer.from(png).toString('base64'), 'text/plain': text });
 }
 
+/** The sleep between tries of a send that zeromq refused as busy. */
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function isBusy(e: unknown): boolean {
+  return (e as { code?: unknown })?.code === 'EBUSY' || /busy writing/i.test(String((e as Error)?.message ?? e));
+}
+
+/**
+ * Send one update and let it leave: tslab's iopub socket (zeromq 6) sends
+ * synchronously up to 512 times in a row, then defers a send to the next
+ * turn of the event loop, and a send while one is deferred throws EBUSY
+ * ("Socket is busy writing"). The kernel preload queues iopub sends so this
+ * cannot happen in the smear-ts kernel; in another tslab kernel, a busy send
+ * is tried again for up to about 2 s, and after each send the next one waits
+ * a turn of the loop, when a deferred send goes out.
+ */
+async function sendOneAtATime(send: () => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      send();
+      break;
+    } catch (e) {
+      if (!isBusy(e) || attempt >= 60) throw e;
+      await (attempt < 10 ? nextTurn() : delay(40));
+    }
+  }
+  await nextTurn();
+}
+
 /**
  * An output that is replaced in place on every `update` (Jupyter's
- * display_id / update_display_data, as tslab's `newDisplay()` does). Updates
- * are throttled to one per `minIntervalMs`; `flush` sends the last one.
- * Outside a kernel only the final state is printed.
+ * display_id / update_display_data, as tslab's `newDisplay()` does).
+ *
+ * Updates never fail and never overlap, so that a live plot cannot stop the
+ * training that feeds it:
+ *  - one update is in flight at a time (its bundle made, e.g. a PNG rendered,
+ *    and sent); updates that arrive meanwhile are coalesced into the newest,
+ *    which is sent next, so the newest figure is always the one shown last;
+ *  - updates are throttled to one per `minIntervalMs` (unless forced or
+ *    final); a throttled one is kept as the newest and sent by the next
+ *    update that is due, or by `flush`;
+ *  - a failing update (rendering or sending) is reported once on stderr and
+ *    swallowed; later updates are still tried. The promises returned never
+ *    reject.
+ * Outside a kernel nothing is sent.
  */
 export class LiveDisplay {
   readonly id = newDisplayId();
   private shown = false;
-  private last = 0;
-  private pending?: () => Promise<MimeBundle>;
-  private carriesPlotly = false;
+  private last = -Infinity;
+  /** The newest update not yet sent. */
+  private newest?: () => Promise<MimeBundle>;
+  /** Whether `newest` is to be sent as soon as the update in flight is done (false: throttled). */
+  private due = false;
+  /** The sending loop, while an update is in flight. */
+  private sending: Promise<void> | null = null;
+  private failures = 0;
 
   constructor(private readonly minIntervalMs = 1500) {}
 
-  /** Replace the output with this figure (no PNG while live; the last update carries one). */
-  async updateFigure(fig: PlotlyFigure, opts: { force?: boolean; final?: boolean } = {}): Promise<void> {
+  /** Updates that failed (reported once, on the first). */
+  get failedUpdates(): number {
+    return this.failures;
+  }
+
+  /** Replace the output with this figure (no PNG while live; the final update carries one). */
+  updateFigure(fig: PlotlyFigure, opts: { force?: boolean; final?: boolean } = {}): Promise<void> {
     const make = async () => {
       // The display that first embedded plotly.js keeps embedding it: its earlier HTML is replaced.
       const first = !plotlyEmbedded;
@@ -159,29 +210,58 @@ export class LiveDisplay {
       if (first && inKernel()) this.carriesPlotly = true;
       return b;
     };
-    await this.push(make, opts.force || opts.final);
+    return this.push(make, !!(opts.force || opts.final));
   }
 
-  async updateBundle(bundle: MimeBundle, force = false): Promise<void> {
-    await this.push(async () => bundle, force);
+  private carriesPlotly = false;
+
+  updateBundle(bundle: MimeBundle, force = false): Promise<void> {
+    return this.push(async () => bundle, force);
   }
 
-  private async push(make: () => Promise<MimeBundle>, force = false): Promise<void> {
-    const now = Date.now();
-    if (!force && this.shown && now - this.last < this.minIntervalMs) {
-      this.pending = make;
-      return;
+  /** Resolves once this update, or a newer one that replaced it, has been sent (or was throttled). */
+  private push(make: () => Promise<MimeBundle>, force: boolean): Promise<void> {
+    if (!inKernel()) return Promise.resolve();
+    const throttled = !force && this.shown && Date.now() - this.last < this.minIntervalMs;
+    this.newest = make;
+    if (!throttled) this.due = true;
+    if (!this.due) return this.sending ?? Promise.resolve();
+    return (this.sending ??= this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.due && this.newest) {
+        const make = this.newest;
+        this.newest = undefined;
+        this.due = false;
+        this.last = Date.now();
+        try {
+          const bundle = await make();
+          await sendOneAtATime(() => sendBundle(bundle, { displayId: this.id, update: this.shown }));
+          this.shown = true;
+        } catch (e) {
+          this.fail(e);
+        }
+      }
+    } finally {
+      this.sending = null;
     }
-    this.pending = undefined;
-    this.last = now;
-    const bundle = await make();
-    if (!inKernel()) return;
-    sendBundle(bundle, { displayId: this.id, update: this.shown });
-    this.shown = true;
   }
 
-  /** Send the last throttled update, if any. */
+  private fail(e: unknown): void {
+    if (this.failures++ > 0) return;
+    try {
+      process.stderr.write(`[smear] live display ${this.id}: an update failed (training goes on; later failures of this display are not reported): ${e instanceof Error ? e.message : String(e)}\n`);
+    } catch {
+      // stderr is the kernel's socket too; nothing else to tell.
+    }
+  }
+
+  /** Send the last throttled update, if any, and wait for the one in flight. */
   async flush(): Promise<void> {
-    if (this.pending) await this.push(this.pending, true);
+    if (this.newest) this.due = true;
+    if (this.due) await (this.sending ??= this.drain());
+    else if (this.sending) await this.sending;
   }
 }

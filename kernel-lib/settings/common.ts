@@ -14,6 +14,24 @@ export type Profile = 'mini' | 'paper';
 /** The repository root (kernel-lib/settings → ../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
+/** The command-line options of `smear train` / `smear reproduce` that set `train.*` fields (for messages). */
+export const TRAIN_CLI_OPTIONS: Readonly<Record<string, string>> = {
+  maxSteps: '--steps',
+  batchSize: '--batch-size',
+  evalEvery: '--eval-every',
+  lr: '--lr',
+  seed: '--seed',
+  warmupSteps: '--warmup',
+  maxValidExamples: '--max-eval-examples',
+  maxTestExamples: '--max-eval-examples',
+};
+
+/** "option train.batchSize (--batch-size)": a `train.*` field and the command-line option that sets it, if any. */
+export function trainOptionName(key: string): string {
+  const cli = TRAIN_CLI_OPTIONS[key];
+  return `option train.${key}${cli ? ` (${cli})` : ''}`;
+}
+
 export function checkProfile(profile: unknown): Profile {
   if (profile !== 'mini' && profile !== 'paper') throw new Error(`option profile: expected 'mini' or 'paper', got '${String(profile)}'`);
   return profile;

@@ -388,6 +388,23 @@ async function capture(fn: () => Promise<number>): Promise<{ code: number; stdou
   }
 }
 
+/** Every file under a folder with its size and modification time. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const st = fs.statSync(p);
+        out[path.relative(dir, p)] = `${st.size}@${st.mtimeMs}`;
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
 describe('checkDomainNet and `smear data check`', () => {
   it('a complete root is clean: per domain and split images and classes; folds absent, then the reference split', async () => {
     const root = await makeRoot();
@@ -414,7 +431,7 @@ describe('checkDomainNet and `smear data check`', () => {
     assert.match(cli.stdout, /OK: no problems found\./);
   });
 
-  it('reports a missing image, a corrupt image, a truncated image (with --decode), a bad label and a missing list', async () => {
+  it('reports a missing image, a corrupt image, a truncated image (by its end marker), a bad label and a missing list', async () => {
     const root = await makeRoot();
     makeFolds(root);
     const missing = path.join(root, trainLine('painting', 4).split(' ')[0]);
@@ -429,6 +446,7 @@ describe('checkDomainNet and `smear data check`', () => {
 
     const r = await checkDomainNet(root);
     assert.equal(r.ok, false);
+    assert.deepEqual(r.emptySplits, []);
     const painting = `${listFiles(root, 'painting').train}:5`;
     assert.deepEqual(
       r.missingFiles.map((m) => [m.kind, m.path, m.referencedBy]),
@@ -437,14 +455,16 @@ describe('checkDomainNet and `smear data check`', () => {
         ['list file', listFiles(root, 'sketch').test, undefined],
       ],
     );
-    assert.deepEqual(r.unreadableImages.map((u) => u.path), [corrupt]);
-    assert.match(r.unreadableImages[0].error, /unsupported image format/);
-    assert.equal(r.unreadableImages[0].referencedBy, `${listFiles(root, 'real').test}:2`);
+    assert.deepEqual(r.unreadableImages.map((u) => u.path), [truncated, corrupt]);
+    assert.match(r.unreadableImages[0].error, new RegExp(`^truncated PNG: no IEND chunk at its end \\(the file ends after ${png.length - 20} bytes\\) \\(--decode decodes every image fully\\)$`));
+    assert.equal(r.unreadableImages[0].referencedBy, `${listFiles(root, 'infograph').test}:1`);
+    assert.match(r.unreadableImages[1].error, /unsupported image format/);
+    assert.equal(r.unreadableImages[1].referencedBy, `${listFiles(root, 'real').test}:2`);
     assert.equal(r.badLines.length, 1);
     assert.equal(r.badLines[0].file, listFiles(root, 'clipart').test);
     assert.equal(r.badLines[0].line, 4);
     assert.match(r.badLines[0].message, /label 999 is out of range/);
-    assert.equal(r.problems, 4);
+    assert.equal(r.problems, 5);
     const paintingSplit = r.splits.filter((s) => s.domain === 'painting' && s.missing > 0).map((s) => s.split);
     assert.equal(paintingSplit.length, 1, 'the missing image is counted in the fold that holds it');
     assert.deepEqual(r.splits.find((s) => s.domain === 'sketch' && s.split === 'test')?.source, 'unavailable');
@@ -452,9 +472,10 @@ describe('checkDomainNet and `smear data check`', () => {
     const text = formatCheckReport(r);
     assert.match(text, /missing files \(2\):/);
     assert.match(text, new RegExp(`image\\s+${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+\\(listed at .*painting_train\\.txt:5\\)`));
-    assert.match(text, /unreadable images \(1\):/);
+    assert.match(text, /images checked by header and end marker \(--decode: full decode\)/);
+    assert.match(text, /unreadable images \(2\):/);
     assert.match(text, /bad list lines \(1\):\n {2}.*clipart_test\.txt:4: label 999 is out of range.*"clipart\/cat\/extra\.png 999"/);
-    assert.match(text, /4 problems found\./);
+    assert.match(text, /5 problems found\./);
 
     const decoded = await checkDomainNet(root, { decode: true });
     assert.deepEqual(decoded.unreadableImages.map((u) => u.path).sort(), [corrupt, truncated].sort());
@@ -465,6 +486,85 @@ describe('checkDomainNet and `smear data check`', () => {
     assert.equal(json.ok, false);
     assert.equal(json.problems, 5);
     assert.equal(json.decode, true);
+  });
+
+  it('an image damaged inside (its end marker intact) passes the header check and fails --decode', async () => {
+    const root = await makeRoot();
+    const damaged = path.join(root, testLine('clipart', 2).split(' ')[0]);
+    const png = Buffer.from(fs.readFileSync(damaged));
+    const idat = png.indexOf('IDAT', 0, 'latin1');
+    for (let i = idat + 4; i < idat + 14; i++) png[i] ^= 0x5a; // compressed pixel data (and its CRC) garbled
+    fs.writeFileSync(damaged, png);
+    const header = await checkDomainNet(root, { domains: ['clipart'] });
+    assert.equal(header.ok, true, formatCheckReport(header));
+    const decoded = await checkDomainNet(root, { domains: ['clipart'], decode: true });
+    assert.deepEqual(decoded.unreadableImages.map((u) => u.path), [damaged]);
+    assert.match(formatCheckReport(decoded), /images checked by full decode/);
+  });
+
+  it('truncation by the header: JPEG end marker, GIF trailer, WebP and BMP sizes; whole files pass', async () => {
+    const { truncation } = await import('../../kernel-lib/datasets/domainnet/check');
+    const dir = tmpDir();
+    const px = Buffer.alloc(8 * 6 * 3, 120);
+    const img = () => sharp(px, { raw: { width: 8, height: 6, channels: 3 } });
+    const files: [string, Buffer][] = [
+      ['a.jpg', await img().jpeg().toBuffer()],
+      ['a.gif', await img().gif().toBuffer()],
+      ['a.webp', await img().webp().toBuffer()],
+      ['a.png', await img().png().toBuffer()],
+    ];
+    const bmp = Buffer.alloc(54 + 8 * 6 * 4);
+    bmp.write('BM', 0, 'latin1');
+    bmp.writeUInt32LE(bmp.length, 2);
+    files.push(['a.bmp', bmp]);
+    for (const [name, whole] of files) {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, whole);
+      assert.equal(await truncation(f, whole.length), null, `${name} whole`);
+      const cut = whole.subarray(0, whole.length - 7);
+      fs.writeFileSync(f, cut);
+      assert.match((await truncation(f, cut.length)) ?? 'passed', new RegExp(`^truncated ${name.slice(2).toUpperCase().replace('JPG', 'JPEG').replace('WEBP', 'WebP')}: .*the file ends after ${cut.length} bytes`), name);
+    }
+    // JPEG with bytes after its end marker (some cameras pad): whole.
+    const f = path.join(dir, 'padded.jpg');
+    const padded = Buffer.concat([files[0][1], Buffer.alloc(100)]);
+    fs.writeFileSync(f, padded);
+    assert.equal(await truncation(f, padded.length), null);
+  });
+
+  it('an empty list, a list whose every line is bad, and a domain without examples fail the check', async () => {
+    const root = await makeRoot();
+    const clip = listFiles(root, 'clipart');
+    const sketch = listFiles(root, 'sketch');
+    const real = listFiles(root, 'real');
+    fs.writeFileSync(clip.test, '\n\n'); // blank lines only
+    fs.writeFileSync(sketch.train, '');
+    fs.writeFileSync(sketch.test, '');
+    fs.writeFileSync(real.test, 'real/cat/x.png -1\nreal/cat/y.png\n');
+    const before = snapshot(root);
+    const r = await checkDomainNet(root);
+    assert.equal(r.ok, false);
+    assert.deepEqual(
+      r.emptySplits.map((e) => [e.domain, e.split, path.basename(e.listFile), e.reason.split(':')[0]]),
+      [
+        ['clipart', 'test', 'clipart_test.txt', 'the list file is empty'],
+        ['real', 'test', 'real_test.txt', 'no examples'],
+        ['sketch', 'train', 'sketch_train_fold.txt', 'no examples'],
+        ['sketch', 'valid', 'sketch_valid_fold.txt', 'no examples'],
+        ['sketch', 'test', 'sketch_test.txt', 'the list file is empty'],
+      ],
+    );
+    assert.deepEqual(r.emptyDomains, ['sketch']);
+    assert.equal(r.badLines.length, 2);
+    assert.equal(r.problems, 5 + 2);
+    const text = formatCheckReport(r);
+    assert.match(text, /empty splits \(5\):\n {2}clipart\s+test\s+\S+clipart_test\.txt: the list file is empty/);
+    assert.match(text, /sketch\s+train\s+\S+sketch_train_fold\.txt: no examples: the split computed from \S+sketch_train\.txt is empty/);
+    assert.match(text, /domains without any example \(training would leave them out\): sketch/);
+    const cli = await capture(() => dataCommand.run({ values: { setting: 'resnet', data: root }, positionals: ['check'] }));
+    assert.equal(cli.code, 1);
+    assert.match(cli.stdout, /7 problems found\./);
+    assert.deepEqual(snapshot(root), before, 'the check writes nothing');
   });
 
   it('folds that differ from the reference split are reported but used', async () => {
@@ -483,8 +583,7 @@ describe('checkDomainNet and `smear data check`', () => {
       [{ setting: 'resnet', data: '/x' }, [], /missing subcommand; expected `check`/],
       [{ setting: 'resnet', data: '/x' }, ['fix'], /unknown subcommand 'fix'/],
       [{ data: '/x' }, ['check'], /option --setting is required/],
-      [{ setting: 't5', data: '/x' }, ['check'], /no GLUE data check yet/],
-      [{ setting: 'vit', data: '/x' }, ['check'], /--setting must be 'resnet'.*got 'vit'/],
+      [{ setting: 'vit', data: '/x' }, ['check'], /--setting must be 'resnet' \(DomainNet\) or 't5' \(GLUE\); got 'vit'/],
       [{ setting: 'resnet' }, ['check'], /option --data <DomainNet root> is required/],
       [{ setting: 'resnet', data: '/x', domains: 'clipart,photo' }, ['check'], /unknown domain "photo"/],
     ];

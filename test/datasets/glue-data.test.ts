@@ -6,6 +6,8 @@ import * as path from 'path';
 import { readGlueTsv, readGlueParquet, readGlueSplit, detectGlueFormat, glueParquetFiles } from '../../kernel-lib/datasets/glue/readers';
 import { GLUE_TASKS, GLUE_TASK_INFO, glueTask, glueTaskIndex } from '../../kernel-lib/datasets/glue/tasks';
 import { importEsm } from '../../kernel-lib/tokenizers/esm';
+import { checkGlue, formatGlueCheckReport } from '../../kernel-lib/datasets/glue/check';
+import { dataCommand } from '../../kernel-lib/cli/commands/data';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'glue-data-'));
@@ -140,6 +142,21 @@ test('TSV reader: malformed rows are reported with file:line, skipped, counted a
   const w3: string[] = [];
   assert.equal(readGlueTsv(root, 'stsb', 'train', { onWarning: (m) => w3.push(m) }).skipped, 1);
   assert.match(w3[0], /STS-B[\\/]train\.tsv:2: score "NaNish" is not a number/);
+  // STS-B scores outside [0, 5]: skipped, named (file:line, the value, the range); the edges are kept
+  write(path.join(root, 'STS-B/train.tsv'), [
+    'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore',
+    ...['5.5', '-0.2', '0', '5.000', '12', '1e1'].map((v, i) => `${i}\tg\tf\ty\t0\tn\tn\ta\tb\t${v}`),
+  ]);
+  const w4: string[] = [];
+  const stsb = readGlueTsv(root, 'stsb', 'train', { onWarning: (m) => w4.push(m) });
+  assert.deepEqual(stsb.examples.map((e) => e.label), [0, 5]);
+  assert.deepEqual(stsb.problems.map((p) => [p.line, p.message]), [
+    [2, 'score 5.5 is outside [0, 5] (the stsb similarity range)'],
+    [3, 'score -0.2 is outside [0, 5] (the stsb similarity range)'],
+    [6, 'score 12 is outside [0, 5] (the stsb similarity range)'],
+    [7, 'score 10 is outside [0, 5] (the stsb similarity range)'],
+  ]);
+  assert.match(w4[0], /STS-B[\\/]train\.tsv:2: score 5\.5 is outside \[0, 5\].*; row skipped/);
   // a wrong header is an error (the wrong file, not a bad row)
   write(path.join(root, 'SST-2/train.tsv'), ['sentence\tlabels', 'x\t1']);
   assert.throws(() => readGlueTsv(root, 'sst2', 'train'), /SST-2[\\/]train\.tsv:1: header for sst2 should be sentence, label/);
@@ -212,5 +229,137 @@ test('parquet reader: HF export layout and columns (written with hyparquet-write
   assert.match(warnings[0], /cola[\\/]train-00000-of-00001\.parquet: row 1: label 5 invalid for cola; row skipped/);
   await assert.rejects(readGlueParquet(root, 'sst2', 'train'), /no parquet files for sst2\/train/);
   await assert.rejects(readGlueParquet(root, 'stsb', 'train'), /no parquet files for stsb\/train/);
+  // STS-B scores outside [0, 5] in parquet: skipped and named by file and row
+  await w.parquetWriteFile({
+    filename: path.join(root, 'stsb', 'train-00000-of-00001.parquet'),
+    columnData: [
+      { name: 'sentence1', data: ['a', 'b', 'c'], type: 'STRING' },
+      { name: 'sentence2', data: ['c', 'd', 'e'], type: 'STRING' },
+      { name: 'label', data: [4.5, 7, -1], type: 'FLOAT' },
+      { name: 'idx', data: [0, 1, 2], type: 'INT32' },
+    ],
+  });
+  const sw: string[] = [];
+  const st = await readGlueParquet(root, 'stsb', 'train', { onWarning: (m) => sw.push(m) });
+  assert.deepEqual(st.examples.map((e) => e.label), [4.5]);
+  assert.deepEqual(st.problems.map((p) => [path.basename(p.file), p.row, p.message]), [
+    ['train-00000-of-00001.parquet', 1, 'score 7 is outside [0, 5] (the stsb similarity range)'],
+    ['train-00000-of-00001.parquet', 2, 'score -1 is outside [0, 5] (the stsb similarity range)'],
+  ]);
+  assert.match(sw[0], /stsb[\\/]train-00000-of-00001\.parquet: row 1: score 7 is outside \[0, 5\]/);
+  // a text file named .parquet: an Error naming the file (was "parquet file invalid (footer != PAR1)" alone)
+  const text = path.join(root, 'sst2', 'train-00000-of-00001.parquet');
+  fs.mkdirSync(path.dirname(text), { recursive: true });
+  fs.writeFileSync(text, 'sentence\tlabel\nnot parquet at all\t1\n');
+  await assert.rejects(readGlueParquet(root, 'sst2', 'train'), (e: Error) => {
+    assert.ok(e.message.includes(text), e.message);
+    assert.match(e.message, /\(36 bytes\) is not a readable parquet file \(sst2\/train\): parquet file invalid \(footer != PAR1\)/);
+    return true;
+  });
   fs.rmSync(root, { recursive: true });
+});
+
+async function captureCli(values: Record<string, string | boolean>): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const ow = process.stdout.write;
+  const ew = process.stderr.write;
+  process.stdout.write = ((c: string) => ((stdout += c), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string) => ((stderr += c), true)) as typeof process.stderr.write;
+  try {
+    return { code: await dataCommand.run({ values, positionals: ['check'] }), stdout, stderr };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
+
+test('smear data check --setting t5: a complete GLUE folder is clean, with the same report as DomainNet', async () => {
+  const root = tmp();
+  writeGlueTsvFixture(root);
+  const r = await checkGlue(root);
+  assert.equal(r.ok, true, formatGlueCheckReport(r));
+  assert.equal(r.splits.length, 17); // 7 tasks × train, validation + MNLI × 3
+  assert.deepEqual(
+    r.splits.filter((x) => x.task === 'mnli' || x.task === 'stsb').map((x) => [x.task, x.split, x.format, x.examples, x.labels, x.skipped]),
+    [
+      ['stsb', 'train', 'tsv', 2, `${Math.fround(3.8)}–5`, 0],
+      ['stsb', 'validation', 'tsv', 1, `${Math.fround(0.1)}–${Math.fround(0.1)}`, 0],
+      ['mnli', 'train', 'tsv', 3, '3 of 3', 0],
+      ['mnli', 'validation_matched', 'tsv', 1, '1 of 3', 0],
+      ['mnli', 'validation_mismatched', 'tsv', 1, '1 of 3', 0],
+    ],
+  );
+  const cli = await captureCli({ setting: 't5', data: root });
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /^GLUE at .* \(8 tasks: rte, sst2, mrpc, stsb, qqp, mnli, qnli, cola\)/);
+  assert.match(cli.stdout, /task\s+split\s+format\s+file\s+examples\s+labels\s+skipped/);
+  assert.match(cli.stdout, /rte\s+validation\s+tsv\s+RTE[\\/]dev\.tsv\s+7\s+2 of 2\s+0/);
+  assert.match(cli.stdout, /OK: no problems found\./);
+  fs.rmSync(root, { recursive: true });
+});
+
+test('smear data check --setting t5 fails on missing task data, an empty split, bad rows, STS-B scores outside [0, 5] and a wrong header', async () => {
+  const root = tmp();
+  writeGlueTsvFixture(root);
+  fs.rmSync(path.join(root, 'QQP'), { recursive: true }); // a task with no data
+  fs.rmSync(path.join(root, 'MNLI', 'dev_mismatched.tsv')); // a missing split file
+  write(path.join(root, 'RTE/dev.tsv'), ['index\tsentence1\tsentence2\tlabel']); // header only: no examples
+  fs.appendFileSync(path.join(root, 'STS-B/train.tsv'), '2\tg\tf\ty\t0\tn\tn\ta\tb\t5.4\n');
+  fs.appendFileSync(path.join(root, 'SST-2/train.tsv'), 'a stray\ttab\t1\n');
+  write(path.join(root, 'QNLI/dev.tsv'), ['index\tquestion\tsentence\tlabels', '0\tq\ts\tentailment']);
+  write(path.join(root, 'CoLA/train.tsv'), ['gj04\tmaybe\t\tx', 'gj04\t7\t*\ty']); // every row bad
+  const r = await checkGlue(root);
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.missingFiles.map((m) => [m.task, m.kind, path.relative(root, m.path.split(' ')[0])]), [
+    ['qqp', 'task data', path.join('QQP', '*.tsv')],
+    ['mnli', 'split file', path.join('MNLI', 'dev_mismatched.tsv')],
+  ]);
+  assert.deepEqual(r.badRows.map((b) => [path.relative(root, b.file), b.line, b.message.split(' (')[0]]), [
+    [path.join('SST-2', 'train.tsv'), 5, 'expected 2 tab-separated columns, found 3'],
+    [path.join('STS-B', 'train.tsv'), 4, 'score 5.4 is outside [0, 5]'],
+    [path.join('CoLA', 'train.tsv'), 1, 'label "maybe" is not one of unacceptable, acceptable, 0, 1'],
+    [path.join('CoLA', 'train.tsv'), 2, 'label "7" is not one of unacceptable, acceptable, 0, 1'],
+  ]);
+  assert.deepEqual(r.emptySplits.map((e) => [e.task, e.split, e.reason]), [
+    ['rte', 'validation', 'no examples: the file holds no rows'],
+    ['cola', 'train', 'no examples: all 2 rows are bad (see the bad rows)'],
+  ]);
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0], /QNLI[\\/]dev\.tsv:1: header for qnli should be index, question, sentence, label; got index, question, sentence, labels/);
+  assert.equal(r.problems, 2 + 4 + 2 + 1);
+  const text = formatGlueCheckReport(r);
+  assert.match(text, /missing files \(2\):\n {2}task data\s+\S+QQP[\\/]\*\.tsv or \S+qqp[\\/]\*\.parquet/);
+  assert.match(text, /bad rows \(skipped when training\) \(4\):\n.*SST-2[\\/]train\.tsv:5: expected 2/);
+  assert.match(text, /STS-B[\\/]train\.tsv:4: score 5\.4 is outside \[0, 5\]/);
+  assert.match(text, /empty splits \(2\):/);
+  assert.match(text, /9 problems found\./);
+  const cli = await captureCli({ setting: 't5', data: root, json: true, tasks: 'stsb,rte' });
+  assert.equal(cli.code, 1);
+  const json = JSON.parse(cli.stdout);
+  assert.deepEqual(json.tasks, ['stsb', 'rte']);
+  assert.equal(json.problems, 2);
+  // a folder with the tasks' folders but every file empty: every task reported without examples
+  const bare = tmp();
+  write(path.join(bare, 'CoLA/train.tsv'), []);
+  fs.writeFileSync(path.join(bare, 'CoLA/train.tsv'), '');
+  fs.writeFileSync(path.join(bare, 'CoLA/dev.tsv'), '');
+  const b = await checkGlue(bare, { tasks: ['cola'] });
+  assert.deepEqual(b.emptyTasks, ['cola']);
+  assert.match(formatGlueCheckReport(b), /tasks without any example: cola/);
+  for (const [values, re] of [
+    [{ setting: 't5', data: root, tasks: 'rte,wnli' }, /option 'tasks' has unknown task "wnli"/],
+    [{ setting: 't5', data: root, decode: true }, /option --decode applies to --setting resnet \(DomainNet\) only/],
+    [{ setting: 'resnet', data: root, tasks: 'rte' }, /option --tasks applies to --setting t5 \(GLUE\) only/],
+    [{ setting: 't5' }, /option --data <GLUE folder> is required/],
+  ] as const) {
+    const c = await captureCli(values as Record<string, string | boolean>);
+    assert.equal(c.code, 2, JSON.stringify(values));
+    assert.match(c.stderr, re);
+  }
+  const none = await captureCli({ setting: 't5', data: path.join(root, 'nowhere') });
+  assert.equal(none.code, 1);
+  assert.match(none.stdout, /root folder\s+\S+nowhere/);
+  fs.rmSync(root, { recursive: true });
+  fs.rmSync(bare, { recursive: true });
 });

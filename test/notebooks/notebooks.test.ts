@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_PYTHON, JUPYTER_INSTALL_HELP, NOTEBOOKS_DIR, RUNNER, executeNotebooks, installKernel, jupyterStatus, kernelSpec, notebookFiles, temporaryKernel } from '../../kernel-lib/notebook/jupyter';
 import { assertChromium } from '../../kernel-lib/analysis/render';
+import { tableShapeProblems } from './markdown-tables';
 
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 const NOTEBOOKS = ['00-quickstart', '01-data-preparation', '02-train-resnet-domainnet', '03-train-t5-glue', '04-specialization-analysis'];
@@ -46,6 +47,14 @@ describe('notebooks (committed form)', () => {
       const last = nb.cells[nb.cells.length - 1].source.join('');
       assert.match(last, /assert/, `${name}: ends with checks`);
     }
+  });
+
+  it('every markdown table in a markdown cell has the columns its header says', () => {
+    const problems = notebookFiles().flatMap((file) => {
+      const nb = JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { cell_type: string; source: string[] }[] };
+      return nb.cells.flatMap((c, i) => (c.cell_type === 'markdown' ? tableShapeProblems(c.source.join(''), `${path.basename(file)} cell ${i}`) : []));
+    });
+    assert.deepEqual(problems, []);
   });
 
   it('kernel spec: absolute tslab binary, the preload for ../kernel-lib imports, signal interrupts; registered into a prefix', () => {
@@ -94,6 +103,23 @@ describe('notebooks (executed headless, smoke profile)', () => {
       assert.ok(figures.includes(`${f}.svg`) && figures.includes(`${f}.png`), `figures/${f}.svg and .png`);
     }
     for (const t of ['resnet-smoke-results', 'resnet-smoke-claims', 't5-smoke-results']) assert.ok(figures.includes(`${t}.csv`) && figures.includes(`${t}.md`), `${t}.csv and .md`);
+    // Every markdown table shown has the columns its header says (a `|` in a cell splits it).
+    const tableProblems: string[] = [];
+    let tables = 0;
+    for (const name of NOTEBOOKS) {
+      const nb = JSON.parse(fs.readFileSync(path.join(out, `${name}.ipynb`), 'utf8')) as { cells: { outputs?: { data?: Record<string, string | string[]> }[] }[] };
+      nb.cells.forEach((c, i) =>
+        (c.outputs ?? []).forEach((o) => {
+          const md = o.data?.['text/markdown'];
+          if (md === undefined) return;
+          const text = Array.isArray(md) ? md.join('') : md;
+          if (text.includes('---')) tables++;
+          tableProblems.push(...tableShapeProblems(text, `${name} cell ${i} output`));
+        }),
+      );
+    }
+    assert.deepEqual(tableProblems, []);
+    assert.ok(tables >= 3, `markdown tables were checked (${tables})`);
     // Executed copies carry outputs; the committed notebooks stay clean.
     const executed = JSON.parse(fs.readFileSync(path.join(out, '04-specialization-analysis.ipynb'), 'utf8'));
     assert.ok(executed.cells.some((c: { outputs?: unknown[] }) => (c.outputs ?? []).length > 0));

@@ -10,7 +10,9 @@ scripted kernel session (with interrupts) through jupyter_client.
       Runs the steps of a JSON spec in one kernel started in spec["cwd"]:
       [{"code": ..., "interrupt_when_exists": path?, "timeout": s?}], and prints a
       JSON report: per step the reply status, the error (ename/evalue/traceback),
-      stdout/stderr text, and the display messages seen.
+      stdout/stderr text, the display messages seen (counts, and the last
+      text/plain of each display_id: what the front end shows), and whether the
+      kernel was still alive after the step.
 
 The kernel (default "smear-ts") must be registered where Jupyter looks
 (JUPYTER_PATH); the node tests register it into a temporary prefix.
@@ -99,7 +101,7 @@ def run_session(args):
         for step in spec["steps"]:
             timeout = step.get("timeout", 300)
             msg_id = kc.execute(step["code"])
-            res = {"status": None, "stdout": "", "stderr": "", "displays": 0, "updates": 0, "interrupted_at": None, "error": None}
+            res = {"status": None, "stdout": "", "stderr": "", "displays": 0, "updates": 0, "shown": {}, "interrupted_at": None, "error": None}
             t0 = time.time()
             done = False
             while not done:
@@ -114,6 +116,9 @@ def run_session(args):
                 try:
                     msg = kc.get_iopub_msg(timeout=0.2)
                 except queue.Empty:
+                    if not km.is_alive():
+                        res["status"] = "dead"
+                        break
                     continue
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue
@@ -121,15 +126,16 @@ def run_session(args):
                 c = msg["content"]
                 if t == "stream":
                     res[c["name"]] += c["text"]
-                elif t == "display_data":
-                    res["displays"] += 1
-                elif t == "update_display_data":
-                    res["updates"] += 1
+                elif t in ("display_data", "update_display_data"):
+                    res["displays" if t == "display_data" else "updates"] += 1
+                    did = (c.get("transient") or {}).get("display_id")
+                    if did:
+                        res["shown"][did] = (c.get("data") or {}).get("text/plain")
                 elif t == "error":
                     res["error"] = {"ename": c.get("ename"), "evalue": c.get("evalue")}
                 elif t == "status" and c["execution_state"] == "idle":
                     done = True
-            if res["status"] != "timeout":
+            if res["status"] not in ("timeout", "dead"):
                 reply = kc.get_shell_msg(timeout=30)
                 while reply["parent_header"].get("msg_id") != msg_id:
                     reply = kc.get_shell_msg(timeout=30)
@@ -137,11 +143,12 @@ def run_session(args):
                 if res["error"] is None and reply["content"].get("ename"):
                     res["error"] = {"ename": reply["content"].get("ename"), "evalue": reply["content"].get("evalue")}
             res["seconds"] = round(time.time() - t0, 2)
+            res["alive"] = km.is_alive()
             results.append(res)
             if res["status"] == "error":
                 # tslab aborts requests that arrive within 200 ms of a failed one (tslab issue #19).
                 time.sleep(0.5)
-            if res["status"] == "timeout":
+            if res["status"] == "timeout" or not res["alive"]:
                 break
     finally:
         kc.stop_channels()

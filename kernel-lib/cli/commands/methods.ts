@@ -1,6 +1,6 @@
 /** `smear methods [--json]`: every routing method, its reference name, kind, losses and configurations. */
 import { METHODS } from '../../routing/registry';
-import { formatTable } from '../table';
+import { formatTable } from '../../util/table';
 import type { Command } from '../command';
 
 export interface MethodListing {

@@ -2,13 +2,20 @@
  * `checkDomainNet`: is a DomainNet root complete and readable, as the
  * reference would read it? Per domain and split: images listed, classes seen,
  * missing and unreadable images; missing folders and list files; list lines
- * that are malformed or carry an out-of-range label (file:line); whether the
- * fold files are the reference's seed-42 split. Writes nothing: absent fold
- * files are computed in memory.
+ * that are malformed or carry an out-of-range label (file:line); empty lists
+ * and splits without examples (a domain that would silently drop out of
+ * training); whether the fold files are the reference's seed-42 split.
+ * Writes nothing: absent fold files are computed in memory.
+ *
+ * Images are checked by header (sharp's metadata()) and end marker by
+ * default: a file cut short (an interrupted download) is reported where its
+ * format says how it ends or how long it is (PNG's IEND chunk, JPEG's EOI
+ * marker, GIF's trailer, the sizes in WebP's RIFF and BMP's headers);
+ * `decode` decodes every image fully (what training does).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatTable } from '../../cli/table';
+import { cappedList as capped, formatTable } from '../../util/table';
 import { checkNumClasses, listFiles, resolveDomains } from './layout';
 import type { DomainNetSplit } from './layout';
 import { computeFolds } from './folds';
@@ -52,6 +59,14 @@ export interface MissingFile {
   referencedBy?: string;
 }
 
+/** A split that holds no examples (its list is empty, or every line of it is bad). */
+export interface EmptySplit {
+  domain: string;
+  split: DomainNetSplit;
+  listFile: string;
+  reason: string;
+}
+
 export interface UnreadableImage {
   path: string;
   referencedBy: string;
@@ -68,9 +83,12 @@ export interface CheckReport {
   missingFiles: MissingFile[];
   unreadableImages: UnreadableImage[];
   badLines: ListProblem[];
+  emptySplits: EmptySplit[];
+  /** domains with no examples in any split */
+  emptyDomains: string[];
   /** other errors (e.g. folds that cannot be computed) */
   errors: string[];
-  /** missing files + unreadable images + bad lines + errors */
+  /** missing files + unreadable images + bad lines + empty splits + errors */
   problems: number;
   ok: boolean;
 }
@@ -108,6 +126,8 @@ export async function checkDomainNet(root: string, opts: CheckOptions = {}): Pro
     missingFiles: [],
     unreadableImages: [],
     badLines: [],
+    emptySplits: [],
+    emptyDomains: [],
     errors: [],
     problems: 0,
     ok: false,
@@ -137,6 +157,16 @@ export async function checkDomainNet(root: string, opts: CheckOptions = {}): Pro
   const addSplit = (domain: string, split: DomainNetSplit, listFile: string, source: SplitCheck['source'], entries: ListEntry[] | null) => {
     const check: SplitCheck = { domain, split, listFile, source, images: entries?.length ?? 0, classes: new Set(entries?.map((e) => e.label)).size, missing: 0, unreadable: 0 };
     report.splits.push(check);
+    if (entries !== null && entries.length === 0) {
+      const lines = source === 'file' ? readText(listFile) : null;
+      const reason =
+        source === 'computed'
+          ? `no examples: the split computed from ${listFiles(absRoot, domain).train} is empty`
+          : lines !== null && lines.trim() === ''
+            ? 'the list file is empty'
+            : 'no examples: every line of the list is bad (see the bad list lines)';
+      report.emptySplits.push({ domain, split, listFile, reason });
+    }
     splitEntries.push({ check, entries: entries ?? [] });
   };
 
@@ -202,6 +232,8 @@ export async function checkDomainNet(root: string, opts: CheckOptions = {}): Pro
     }
     const testEntries = readListFile(f.test);
     addSplit(domain, 'test', f.test, testEntries === null ? 'unavailable' : 'file', testEntries);
+    const own = report.splits.filter((x) => x.domain === domain);
+    if (own.every((x) => x.images === 0)) report.emptyDomains.push(domain);
   }
 
   // images: existence, then header (or full decode)
@@ -226,6 +258,8 @@ export async function checkDomainNet(root: string, opts: CheckOptions = {}): Pro
       } else {
         const m = await sharp(p).metadata();
         if (!m.width || !m.height) throw new Error('no image size in the header');
+        const cut = await truncation(p, st.size);
+        if (cut) throw new Error(`${cut} (--decode decodes every image fully)`);
       }
       status.set(p, 'ok');
     } catch (e) {
@@ -255,17 +289,52 @@ export async function checkDomainNet(root: string, opts: CheckOptions = {}): Pro
   return finish(report);
 }
 
-function finish(report: CheckReport): CheckReport {
-  report.problems = report.missingFiles.length + report.unreadableImages.length + report.badLines.length + report.errors.length;
-  report.ok = report.problems === 0;
-  return report;
+/** The tail a file's end marker is looked for in (decoders accept trailing bytes after it). */
+const TAIL = 4096;
+
+/**
+ * Whether a file is cut short, where its format says so without decoding:
+ * PNG ends with an IEND chunk, JPEG with an EOI marker (FF D9), GIF with a
+ * 0x3B trailer; WebP's RIFF header and BMP's file header give the file's
+ * length. Returns the problem, or null (also for other formats).
+ */
+export async function truncation(file: string, size: number): Promise<string | null> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(size, 16));
+    await fh.read(head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.min(size, TAIL));
+    await fh.read(tail, 0, tail.length, size - tail.length);
+    const ends = `the file ends after ${size} bytes`;
+    if (head.length >= 8 && head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+      return tail.includes(Buffer.from('IEND', 'latin1')) ? null : `truncated PNG: no IEND chunk at its end (${ends})`;
+    }
+    if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) {
+      return tail.includes(Buffer.from([0xff, 0xd9])) ? null : `truncated JPEG: no end-of-image marker (FF D9) at its end (${ends})`;
+    }
+    if (head.length >= 6 && /^GIF8[79]a$/.test(head.subarray(0, 6).toString('latin1'))) {
+      let i = tail.length - 1;
+      while (i >= 0 && tail[i] === 0) i--;
+      return i >= 0 && tail[i] === 0x3b ? null : `truncated GIF: no trailer (0x3B) at its end (${ends})`;
+    }
+    if (head.length >= 12 && head.subarray(0, 4).toString('latin1') === 'RIFF' && head.subarray(8, 12).toString('latin1') === 'WEBP') {
+      const declared = head.readUInt32LE(4) + 8;
+      return size < declared ? `truncated WebP: its header says ${declared} bytes (${ends})` : null;
+    }
+    if (head.length >= 6 && head.subarray(0, 2).toString('latin1') === 'BM') {
+      const declared = head.readUInt32LE(2);
+      return size < declared ? `truncated BMP: its header says ${declared} bytes (${ends})` : null;
+    }
+    return null;
+  } finally {
+    await fh.close();
+  }
 }
 
-function capped<T>(title: string, items: T[], show: (x: T) => string, max = 20): string[] {
-  if (items.length === 0) return [];
-  const lines = [``, `${title} (${items.length}):`, ...items.slice(0, max).map((x) => `  ${show(x)}`)];
-  if (items.length > max) lines.push(`  … and ${items.length - max} more (use --json for all)`);
-  return lines;
+function finish(report: CheckReport): CheckReport {
+  report.problems = report.missingFiles.length + report.unreadableImages.length + report.badLines.length + report.emptySplits.length + report.errors.length;
+  report.ok = report.problems === 0;
+  return report;
 }
 
 /** The report as text: a per-domain/split table, fold status, then every problem (capped at 20 per kind). */
@@ -281,7 +350,7 @@ export function formatCheckReport(r: CheckReport): string {
     String(s.unreadable),
   ]);
   const out = [
-    `DomainNet at ${r.root} (${r.numClasses} classes; images checked by ${r.decode ? 'full decode' : 'header (metadata)'})`,
+    `DomainNet at ${r.root} (${r.numClasses} classes; images checked by ${r.decode ? 'full decode' : 'header and end marker (--decode: full decode)'})`,
     '',
     formatTable(['domain', 'split', 'list', 'images', 'classes', 'missing', 'unreadable'], rows),
   ];
@@ -293,6 +362,8 @@ export function formatCheckReport(r: CheckReport): string {
     ...capped('missing files', r.missingFiles, (m) => `${m.kind.padEnd(13)} ${m.path}${m.referencedBy ? `  (listed at ${m.referencedBy})` : ''}`),
     ...capped('unreadable images', r.unreadableImages, (u) => `${u.path}  (listed at ${u.referencedBy}): ${u.error}`),
     ...capped('bad list lines', r.badLines, formatProblem),
+    ...capped('empty splits', r.emptySplits, (e) => `${e.domain.padEnd(9)} ${e.split.padEnd(5)}  ${e.listFile}: ${e.reason}`),
+    ...(r.emptyDomains.length ? ['', `domains without any example (training would leave them out): ${r.emptyDomains.join(', ')}`] : []),
     ...capped('errors', r.errors, (e) => e),
     '',
     r.ok ? 'OK: no problems found.' : `${r.problems} problem${r.problems === 1 ? '' : 's'} found.`,

@@ -22,8 +22,10 @@
  *     (as HF's enumerate does); STS-B scores are rounded to float32, the dtype
  *     HF stores (this matters for the STS-B template's `round`).
  *     Malformed rows (too few or too many columns, an unknown label, a score
- *     that is not a number) are reported as `file:line: problem`, skipped and
- *     counted, and a summary warning is given; they never throw. (HF would keep
+ *     that is not a number or outside STS-B's [0, 5]) are reported as
+ *     `file:line: problem`, skipped, counted and returned (`problems`), and a
+ *     summary warning is given; they never throw. A file that is not the
+ *     task's (wrong header) is an Error naming it. (HF would keep
  *     a row with extra columns; here it is skipped, since a stray tab shifts the
  *     named columns.)
  *
@@ -32,7 +34,9 @@
  *     validation, validation_matched, validation_mismatched), with HF's glue
  *     columns: text fields (`sentence`, `sentence1`/`sentence2`,
  *     `question1`/`question2`, `question`/`sentence`, `premise`/`hypothesis`),
- *     `label`, `idx`. Shards are read in name order.
+ *     `label`, `idx`. Shards are read in name order. A file that is not
+ *     readable parquet is an Error naming it; invalid rows are skipped as above
+ *     (`file: row N: problem`).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -51,12 +55,28 @@ export interface GlueReadOptions {
   maxReported?: number;
 }
 
+/** A row that was skipped: where, and why. */
+export interface GlueRowProblem {
+  file: string;
+  /** TSV: 1-based line in the file */
+  line?: number;
+  /** parquet: 0-based row in the file */
+  row?: number;
+  message: string;
+}
+
 export interface GlueReadResult {
   examples: GlueExample[];
   /** file(s) read */
   files: string[];
   /** malformed rows skipped */
   skipped: number;
+  /** every skipped row (the warnings list only the first `maxReported`) */
+  problems: GlueRowProblem[];
+}
+
+export function formatRowProblem(p: GlueRowProblem): string {
+  return `${p.file}${p.line !== undefined ? `:${p.line}` : p.row !== undefined ? `: row ${p.row}` : ''}: ${p.message}`;
 }
 
 export function defaultWarn(message: string): void {
@@ -118,7 +138,7 @@ function parseLabel(task: GlueTaskInfo, raw: string): number | string {
   if (task.labelType === 'regression') {
     const t = raw.trim();
     if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return `score ${JSON.stringify(raw)} is not a number`;
-    return Math.fround(Number(t));
+    return scoreProblem(task, Number(t)) ?? Math.fround(Number(t));
   }
   const byName = task.labelNames.indexOf(raw);
   if (byName >= 0) return byName;
@@ -127,6 +147,13 @@ function parseLabel(task: GlueTaskInfo, raw: string): number | string {
     if (v < task.numLabels) return v;
   }
   return `label ${JSON.stringify(raw)} is not one of ${[...task.labelNames, ...Array.from({ length: task.numLabels }, (_, i) => String(i))].join(', ')}`;
+}
+
+/** A regression score outside the task's range (STS-B: [0, 5]), as a problem; null when it is in range. */
+function scoreProblem(task: GlueTaskInfo, v: number): string | null {
+  const r = task.scoreRange;
+  if (!Number.isFinite(v)) return `score ${v} is not a finite number`;
+  return r && !(v >= r[0] && v <= r[1]) ? `score ${v} is outside [${r[0]}, ${r[1]}] (the ${task.name} similarity range)` : null;
 }
 
 /** Reads one TSV split. Malformed rows are reported, skipped and counted. */
@@ -169,9 +196,11 @@ export function readGlueTsv(root: string, task: string, split: string, opts: Glu
   const col = (key: string | number): number => (typeof key === 'number' ? key : colIndex[key]);
 
   const examples: GlueExample[] = [];
+  const problems: GlueRowProblem[] = [];
   let skipped = 0;
   const report = (lineNo: number, problem: string): void => {
     skipped++;
+    problems.push({ file, line: lineNo, message: problem });
     if (skipped <= maxReported) warn(`${file}:${lineNo}: ${problem}; row skipped`);
   };
   for (let li = first; li < lines.length; li++) {
@@ -194,7 +223,7 @@ export function readGlueTsv(root: string, task: string, split: string, opts: Glu
   if (skipped > 0) {
     warn(`readGlueTsv: ${file}: ${skipped} malformed row(s) skipped${skipped > maxReported ? ` (first ${maxReported} reported)` : ''}; ${examples.length} read`);
   }
-  return { examples, files: [file], skipped };
+  return { examples, files: [file], skipped, problems };
 }
 
 // ---------------------------------------------------------------- parquet
@@ -237,26 +266,43 @@ export async function readGlueParquet(root: string, task: string, split: string,
   const hp = await importEsm<Hyparquet>('hyparquet', 'readGlueParquet');
   const need = [...info.textKeys, 'label', 'idx'];
   const examples: GlueExample[] = [];
+  const problems: GlueRowProblem[] = [];
   let skipped = 0;
   let rowBase = 0;
   for (const file of files) {
     const b = fs.readFileSync(file);
     const buf = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-    const have = new Set(hp.parquetMetadata(buf).schema.map((e) => e.name));
+    const notParquet = (e: unknown) =>
+      new Error(`readGlueParquet: ${file} (${b.byteLength} bytes) is not a readable parquet file (${info.name}/${s}): ${e instanceof Error ? e.message : String(e)}`);
+    let schema: { name: string }[];
+    try {
+      schema = hp.parquetMetadata(buf).schema;
+    } catch (e) {
+      throw notParquet(e);
+    }
+    const have = new Set(schema.map((e) => e.name));
     const missing = need.filter((c) => c !== 'idx' && !have.has(c));
     if (missing.length > 0) {
       throw new Error(`readGlueParquet: ${file}: missing column(s) ${missing.join(', ')} for ${info.name} (has ${[...have].slice(1).join(', ')})`);
     }
-    const rows = await hp.parquetReadObjects({ file: buf, columns: need.filter((c) => have.has(c)) });
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await hp.parquetReadObjects({ file: buf, columns: need.filter((c) => have.has(c)) });
+    } catch (e) {
+      throw notParquet(e);
+    }
     rows.forEach((row, r) => {
       const rawLabel = row.label;
       let label = typeof rawLabel === 'bigint' ? Number(rawLabel) : (rawLabel as number);
       const bad =
         typeof label !== 'number' || !Number.isFinite(label) || (info.labelType === 'classification' && !(Number.isInteger(label) && label >= 0 && label < info.numLabels));
+      const outOfRange = !bad && info.labelType === 'regression' ? scoreProblem(info, label) : null;
       const textOk = info.textKeys.every((k) => typeof row[k] === 'string');
-      if (bad || !textOk) {
+      if (bad || outOfRange || !textOk) {
         skipped++;
-        if (skipped <= (opts.maxReported ?? 10)) warn(`${file}: row ${r}: ${bad ? `label ${String(rawLabel)} invalid for ${info.name}` : 'a text field is not a string'}; row skipped`);
+        const message = bad ? `label ${String(rawLabel)} invalid for ${info.name}` : (outOfRange ?? 'a text field is not a string');
+        problems.push({ file, row: r, message });
+        if (skipped <= (opts.maxReported ?? 10)) warn(`${file}: row ${r}: ${message}; row skipped`);
         return;
       }
       if (info.labelType === 'regression') label = Math.fround(label);
@@ -269,7 +315,7 @@ export async function readGlueParquet(root: string, task: string, split: string,
     rowBase += rows.length;
   }
   if (skipped > 0) warn(`readGlueParquet: ${info.name}/${s}: ${skipped} invalid row(s) skipped; ${examples.length} read`);
-  return { examples, files, skipped };
+  return { examples, files, skipped, problems };
 }
 
 // ---------------------------------------------------------------- either

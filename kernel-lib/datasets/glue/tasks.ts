@@ -33,6 +33,8 @@ export interface GlueTaskInfo {
   numLabels: number;
   /** HF ClassLabel names, index = label */
   labelNames: readonly string[];
+  /** regression: the closed range of the scores (STS-B: similarity 0–5) */
+  scoreRange?: readonly [number, number];
   metrics: readonly GlueMetricName[];
   group: GlueSizeGroup;
   /** GLUE split names (HF): the validation split(s) */
@@ -43,7 +45,7 @@ const T: GlueTaskInfo[] = [
   { name: 'rte', index: 0, tsvDir: 'RTE', textKeys: ['sentence1', 'sentence2'], labelType: 'classification', numLabels: 2, labelNames: ['entailment', 'not_entailment'], metrics: ['acc'], group: 'small', validationSplits: ['validation'] },
   { name: 'sst2', index: 1, tsvDir: 'SST-2', textKeys: ['sentence'], labelType: 'classification', numLabels: 2, labelNames: ['negative', 'positive'], metrics: ['acc'], group: 'large', validationSplits: ['validation'] },
   { name: 'mrpc', index: 2, tsvDir: 'MRPC', textKeys: ['sentence1', 'sentence2'], labelType: 'classification', numLabels: 2, labelNames: ['not_equivalent', 'equivalent'], metrics: ['f1', 'acc'], group: 'small', validationSplits: ['validation'] },
-  { name: 'stsb', index: 3, tsvDir: 'STS-B', textKeys: ['sentence1', 'sentence2'], labelType: 'regression', numLabels: 1, labelNames: [], metrics: ['pearson_corrcoef', 'spearman_corrcoef'], group: 'small', validationSplits: ['validation'] },
+  { name: 'stsb', index: 3, tsvDir: 'STS-B', textKeys: ['sentence1', 'sentence2'], labelType: 'regression', numLabels: 1, labelNames: [], scoreRange: [0, 5], metrics: ['pearson_corrcoef', 'spearman_corrcoef'], group: 'small', validationSplits: ['validation'] },
   { name: 'qqp', index: 4, tsvDir: 'QQP', textKeys: ['question1', 'question2'], labelType: 'classification', numLabels: 2, labelNames: ['not_duplicate', 'duplicate'], metrics: ['f1', 'acc'], group: 'large', validationSplits: ['validation'] },
   { name: 'mnli', index: 5, tsvDir: 'MNLI', textKeys: ['premise', 'hypothesis'], labelType: 'classification', numLabels: 3, labelNames: ['entailment', 'neutral', 'contradiction'], metrics: ['acc'], group: 'mnli', validationSplits: ['validation_matched', 'validation_mismatched'] },
   { name: 'qnli', index: 6, tsvDir: 'QNLI', textKeys: ['question', 'sentence'], labelType: 'classification', numLabels: 2, labelNames: ['entailment', 'not_entailment'], metrics: ['acc'], group: 'large', validationSplits: ['validation'] },

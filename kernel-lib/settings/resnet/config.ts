@@ -10,7 +10,7 @@
  * validates, and the resolved object is written as the run's config.json.
  */
 import * as path from 'path';
-import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, type Profile } from '../common';
+import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile } from '../common';
 
 export interface ResNetRunConfig {
   setting: 'resnet';
@@ -139,10 +139,10 @@ export function resolveResNetConfig(overrides: ResNetRunOverrides & { method: st
     throw new Error('option weights: the paper profile needs torchvision ResNet18 ImageNet weights as safetensors (--weights resnet18.safetensors; see README)');
   }
   for (const [k, v] of Object.entries(cfg.train)) {
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new Error(`option train.${k}: expected a number >= 0, got ${String(v)}`);
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new Error(`${trainOptionName(k)}: expected a number >= 0, got ${String(v)}`);
   }
-  if (!(cfg.train.batchSize >= 1 && cfg.train.maxSteps >= 1 && cfg.train.evalEvery >= 1)) {
-    throw new Error('options batchSize, maxSteps and evalEvery must be >= 1');
+  for (const k of ['batchSize', 'evalBatchSize', 'maxSteps', 'evalEvery', 'logEvery'] as const) {
+    if (!(Number.isInteger(cfg.train[k]) && cfg.train[k] >= 1)) throw new Error(`${trainOptionName(k)}: expected an integer >= 1, got ${cfg.train[k]}`);
   }
   return cfg;
 }

@@ -15,6 +15,7 @@ import { initBackend } from '../../backend';
 import { resolveWorkers, trainPlans, type RunPlan } from '../workers';
 import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
+import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
 
 /** The default method set (issue 3): every routing method, plus both single-adapter baselines. */
 export const RESNET_METHOD_SET: MethodSpec[] = [
@@ -83,7 +84,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
     const cfg = resolveResNetConfig(overrides);
     const configFile = path.join(cfg.runDir, 'config.json');
     // A run folder made with this configuration: reuse it when finished, resume it when interrupted.
-    const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
+    const same = !opts.force && fs.existsSync(configFile) && configDifferences(readJsonObject(configFile), cfg).length === 0;
     const reused = same && fs.existsSync(path.join(cfg.runDir, 'results.json'));
     if (reused) process.stderr.write(`[smear] ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
     plans.push({ spec, overrides, cfg, runDir: cfg.runDir, steps: cfg.train.maxSteps, same, reused, completed: reused });
@@ -104,9 +105,9 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
   const rows: ReproductionRow[] = [];
   for (const { spec, cfg, reused, completed } of plans) {
     if (!completed) continue;
-    const results = JSON.parse(fs.readFileSync(path.join(cfg.runDir, 'results.json'), 'utf8'));
+    const results = readJsonObject(path.join(cfg.runDir, 'results.json'));
     const routingFile = path.join(cfg.runDir, 'routing-test.json');
-    const metricsLines = fs.readFileSync(path.join(cfg.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const metricsLines = readJsonLines(path.join(cfg.runDir, 'metrics.jsonl'));
     const train = metricsLines.filter((l) => l.split === 'train' && typeof l.steps_per_s === 'number');
     rows.push({
       label: methodLabel(spec),
@@ -118,7 +119,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
       trainableParameters: results.trainable_parameters,
       runDir: cfg.runDir,
       reused,
-      routing: fs.existsSync(routingFile) ? loadRoutingStats(routingFile) : undefined,
+      routing: fs.existsSync(routingFile) ? namingFile(routingFile, () => loadRoutingStats(routingFile)) : undefined,
     });
   }
   const resultsFile = path.join(outDir, 'results.md');

@@ -19,6 +19,7 @@ import { configDifferences, resolveResNetConfig, type ResNetRunConfig, type ResN
 import { EvalBatches, TrainBatches } from './data';
 import { ResNetTask } from './task';
 import { ensureMiniBackbone } from './pretrain';
+import { readJsonObject } from '../../util/json';
 
 export interface RunOptions {
   resume?: boolean;
@@ -51,7 +52,7 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
   if (cfg.profile === 'mini') cfg = await prepareMini(cfg, opts.progress?.mode === 'none');
   const savedConfig = path.join(cfg.runDir, 'config.json');
   if (opts.resume && fs.existsSync(savedConfig)) {
-    const diff = configDifferences(JSON.parse(fs.readFileSync(savedConfig, 'utf8')), cfg);
+    const diff = configDifferences(readJsonObject(savedConfig), cfg);
     if (diff.length) {
       throw new Error(
         `--resume: ${savedConfig} was written with a different configuration (${diff.join(', ')}); ` +
@@ -114,7 +115,7 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
     if (routing) await saveRoutingStats(path.join(cfg.runDir, 'routing-test.json'), routing);
     if (result.status === 'completed') {
       const file = path.join(cfg.runDir, 'results.json');
-      const results = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const results = readJsonObject(file);
       await writeFileAtomic(file, `${JSON.stringify({ method: cfg.method, configuration: cfg.configuration, ...results, trainable_parameters: trainableParameters }, null, 2)}\n`);
     }
     return { config: cfg, result, trainableParameters, routing };

@@ -22,7 +22,7 @@
 import * as path from 'path';
 import { GumbelSchedule } from '../../routing/schedules';
 import type { GlueSplitMode } from '../../datasets/glue/splits';
-import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, type Profile } from '../common';
+import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile } from '../common';
 
 
 export interface T5RunConfig {
@@ -239,10 +239,10 @@ export function resolveT5RunConfig(overrides: T5RunOverrides & { method: string 
     if (!(Number.isInteger(v) && v >= 2)) throw new Error(`option data.${k}: expected an integer >= 2, got ${String(v)}`);
   }
   for (const [k, v] of Object.entries(cfg.train)) {
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new Error(`option train.${k}: expected a number >= 0, got ${String(v)}`);
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new Error(`${trainOptionName(k)}: expected a number >= 0, got ${String(v)}`);
   }
   for (const k of ['batchSize', 'evalBatchSize', 'maxSteps', 'evalEvery', 'logEvery'] as const) {
-    if (!(Number.isInteger(cfg.train[k]) && cfg.train[k] >= 1)) throw new Error(`option train.${k}: expected an integer >= 1, got ${cfg.train[k]}`);
+    if (!(Number.isInteger(cfg.train[k]) && cfg.train[k] >= 1)) throw new Error(`${trainOptionName(k)}: expected an integer >= 1, got ${cfg.train[k]}`);
   }
   if (!(cfg.train.labelSmoothing < 1)) throw new Error(`option train.labelSmoothing: expected a number in [0, 1), got ${cfg.train.labelSmoothing}`);
   return cfg;

@@ -17,6 +17,7 @@ import { prepareMiniT5, trainT5 } from './run';
 import { initBackend } from '../../backend';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { resolveWorkers, trainPlans, type RunPlan } from '../workers';
+import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
 
 /** The default method set: every T5 routing method of the comparison plus both single-adapter baselines. */
 export const T5_METHOD_SET: MethodSpec[] = [
@@ -99,12 +100,12 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
       overrides.model = { ...overrides.model, path: cfg.model.path };
       const report = cfg.model.path ? path.join(cfg.model.path, 'pretrain.json') : '';
       if (report && fs.existsSync(report) && !pretrain) {
-        const { curve: _c, ...r } = JSON.parse(fs.readFileSync(report, 'utf8'));
+        const { curve: _c, ...r } = readJsonObject(report);
         pretrain = { ...r, folder: path.relative(REPO_ROOT, cfg.model.path!) };
       }
     }
     const configFile = path.join(cfg.runDir, 'config.json');
-    const same = !opts.force && fs.existsSync(configFile) && configDifferences(JSON.parse(fs.readFileSync(configFile, 'utf8')), cfg).length === 0;
+    const same = !opts.force && fs.existsSync(configFile) && configDifferences(readJsonObject(configFile), cfg).length === 0;
     const reused = same && fs.existsSync(path.join(cfg.runDir, 'results.json'));
     if (reused) process.stderr.write(`[smear] t5 ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
     plans.push({ spec, overrides, cfg, runDir: cfg.runDir, steps: cfg.train.maxSteps, same, reused, completed: reused });
@@ -119,9 +120,9 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
   const rows: T5ReproductionRow[] = [];
   for (const { spec, cfg, reused, completed } of plans) {
     if (!completed) continue;
-    const results = JSON.parse(fs.readFileSync(path.join(cfg.runDir, 'results.json'), 'utf8'));
+    const results = readJsonObject(path.join(cfg.runDir, 'results.json'));
     const routingFile = path.join(cfg.runDir, 'routing-test.json');
-    const lines = fs.readFileSync(path.join(cfg.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readJsonLines(path.join(cfg.runDir, 'metrics.jsonl'));
     const train = lines.filter((l) => l.split === 'train' && typeof l.steps_per_s === 'number');
     const { glue_average, task_mean, examples: _e, ...perTask } = results.test;
     rows.push({
@@ -138,7 +139,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
       trainableParameters: results.trainable_parameters,
       runDir: cfg.runDir,
       reused,
-      routing: fs.existsSync(routingFile) ? loadRoutingStats(routingFile) : undefined,
+      routing: fs.existsSync(routingFile) ? namingFile(routingFile, () => loadRoutingStats(routingFile)) : undefined,
     });
   }
   const resultsFile = path.join(outDir, 'results.md');

@@ -20,6 +20,7 @@ import { DEFAULT_MINI_GLUE_DIR, configDifferences, resolveT5RunConfig, type T5Ru
 import { EvalSets, Encoder, TrainBatches, loadGlueTasks, HASH_RANGE } from './data';
 import { T5Task } from './task';
 import { backboneConfig, ensureMiniT5Backbone } from './pretrain';
+import { readJsonObject } from '../../util/json';
 
 export interface RunOptions {
   resume?: boolean;
@@ -85,7 +86,7 @@ export async function trainT5(overrides: T5RunOverrides & { method: string }, op
   if (cfg.profile === 'mini') cfg = await prepareMiniT5(cfg, quiet);
   const savedConfig = path.join(cfg.runDir, 'config.json');
   if (opts.resume && fs.existsSync(savedConfig)) {
-    const diff = configDifferences(JSON.parse(fs.readFileSync(savedConfig, 'utf8')), cfg);
+    const diff = configDifferences(readJsonObject(savedConfig), cfg);
     if (diff.length) {
       throw new Error(`--resume: ${savedConfig} was written with a different configuration (${diff.join(', ')}); resume with the same options, or choose another --run-dir`);
     }
@@ -161,7 +162,7 @@ export async function trainT5(overrides: T5RunOverrides & { method: string }, op
     if (routing) await saveRoutingStats(path.join(cfg.runDir, 'routing-test.json'), routing);
     if (result.status === 'completed') {
       const file = path.join(cfg.runDir, 'results.json');
-      const results = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const results = readJsonObject(file);
       await writeFileAtomic(
         file,
         `${JSON.stringify({ method: cfg.method, configuration: cfg.configuration, ...results, trainable_parameters: trainableParameters, truncation, seconds: (Date.now() - tStart) / 1000 }, null, 2)}\n`,
