@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { RoutingRecord } from '../routing/types';
 import { writeFileAtomic } from '../io/atomic';
 import { readMany } from '../backend/host-read';
+import { readJsonFile } from '../util/json';
 
 /** One block's routing distribution to read: see `RoutingStatsAccumulator.plan`. */
 export interface RoutingReadPlan {
@@ -189,7 +190,7 @@ export async function saveRoutingStats(file: string, stats: RoutingStats): Promi
 
 /** Load routing statistics saved by `saveRoutingStats` (no model needed). */
 export function loadRoutingStats(file: string): RoutingStats {
-  const s = JSON.parse(fs.readFileSync(file, 'utf8')) as RoutingStats;
+  const s = readJsonFile<RoutingStats>(file);
   if (!s || !Array.isArray(s.blocks) || !Array.isArray(s.tagNames)) {
     throw new Error(`${file}: not a routing statistics file (expected {method, tagNames, blocks})`);
   }

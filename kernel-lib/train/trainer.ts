@@ -29,6 +29,7 @@ import { Optimizer, type OptimizerConfig, type OptimizerParam } from './optimize
 import { Progress, type ProgressOptions } from './progress';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { writeFileAtomic } from '../io/atomic';
+import { parseJson, readJsonLines } from '../util/json';
 import { wasmMemoryError, webGpuError, webGpuFault } from '../backend';
 import { packForRead, readPacked, type PackedRead } from '../backend/host-read';
 
@@ -181,12 +182,9 @@ export class Trainer<B> {
   private async truncateMetrics(step: number): Promise<void> {
     const file = path.join(this.opts.runDir, 'metrics.jsonl');
     if (!fs.existsSync(file)) return;
-    const kept = fs
-      .readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .filter((l) => (JSON.parse(l) as { step: number }).step <= step);
-    await writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
+    // A half-written last line (a run killed while appending) is dropped; any other bad line names file:line.
+    const kept = readJsonLines<{ step: number }>(file, { partialLastLine: true }).filter((l) => l.step <= step);
+    await writeFileAtomic(file, kept.map((l) => `${JSON.stringify(l)}\n`).join(''));
   }
 
   async run(): Promise<TrainResult> {
@@ -204,8 +202,8 @@ export class Trainer<B> {
     if (o.resume && fs.existsSync(this.lastCheckpoint)) {
       const meta = await this.loadState(this.lastCheckpoint, optimizer);
       step = Number(meta.step);
-      rng.setState(JSON.parse(meta.rng) as RngState);
-      best = meta.best ? JSON.parse(meta.best) : undefined;
+      rng.setState(parseJson<RngState>(meta.rng, `${this.lastCheckpoint} (metadata rng)`));
+      best = meta.best ? parseJson<TrainResult['best']>(meta.best, `${this.lastCheckpoint} (metadata best)`) : undefined;
       await this.truncateMetrics(step);
       process.stderr.write(`[smear] resuming ${o.runDir} from step ${step}\n`);
     } else {

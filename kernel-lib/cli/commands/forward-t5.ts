@@ -28,6 +28,7 @@ import { loadRoutedT5, type LoadRoutedT5Options } from '../../models/t5/weights'
 import type { RoutedT5 } from '../../models/t5/model';
 import { getMethod } from '../../routing/registry';
 import { forwardOutputs } from './forward-outputs';
+import { parseJson } from '../../util/json';
 
 /** Default routing sizes for a checkpoint without routing tensors (the paper's T5 setting). */
 export const T5_FORWARD_DEFAULTS = { experts: 8, bottleneck: 24, seed: 42 } as const;
@@ -115,7 +116,7 @@ export async function loadT5ForForward(opts: Pick<T5ForwardOptions, 'method' | '
     if (opts.experts !== undefined) routing.numExperts = opts.experts;
     if (opts.bottleneck !== undefined) routing.bottleneck = opts.bottleneck;
   } else {
-    const m = getMethod(method ?? metadata['smear.method'] ?? (JSON.parse(metadata['smear.routing'] ?? '{}') as { method?: string }).method ?? '');
+    const m = getMethod(method ?? metadata['smear.method'] ?? parseJson<{ method?: string }>(metadata['smear.routing'] ?? '{}', `${opts.checkpoint} (metadata smear.routing)`).method ?? '');
     routing.numExperts = opts.experts ?? (m.kind === 'dense' ? 1 : T5_FORWARD_DEFAULTS.experts);
     routing.bottleneck = opts.bottleneck ?? T5_FORWARD_DEFAULTS.bottleneck;
   }

@@ -54,7 +54,9 @@ export function miniBackbonePath(cfg: ResNetRunConfig): string {
 /** Pretrain (or reuse) the mini backbone; returns the safetensors path. */
 export async function ensureMiniBackbone(cfg: ResNetRunConfig, quiet = false): Promise<string> {
   const opts = cfg.model.pretrain;
-  if (!(opts.steps >= 1 && opts.batchSize >= 1)) throw new Error('model.pretrain: steps and batchSize must be >= 1 to pretrain the mini backbone');
+  for (const k of ['steps', 'batchSize'] as const) {
+    if (!(Number.isInteger(opts[k]) && opts[k] >= 1)) throw new Error(`option model.pretrain.${k}: expected an integer >= 1 to pretrain the mini backbone, got ${opts[k]}`);
+  }
   const file = miniBackbonePath(cfg);
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -214,8 +214,8 @@ let pretrainCounter = 0;
 /** Pretrain (or reuse) the mini backbone; returns the HF folder. */
 export async function ensureMiniT5Backbone(cfg: T5RunConfig, quiet = false): Promise<string> {
   const opts = cfg.model.pretrain;
-  if (!(opts.steps >= 1 && opts.batchSize >= 1 && opts.length >= 8)) {
-    throw new Error('model.pretrain: steps and batchSize must be >= 1 and length >= 8 to pretrain the mini backbone');
+  for (const [k, min] of [['steps', 1], ['batchSize', 1], ['length', 8]] as const) {
+    if (!(Number.isInteger(opts[k]) && opts[k] >= min)) throw new Error(`option model.pretrain.${k}: expected an integer >= ${min} to pretrain the mini backbone, got ${opts[k]}`);
   }
   const dir = miniBackboneDir(cfg);
   if (fs.existsSync(path.join(dir, 'model.safetensors')) && fs.existsSync(path.join(dir, 'config.json'))) return dir;
