@@ -153,11 +153,15 @@ let deviceError: string | undefined;
  */
 export function webGpuFault(): string | undefined {
   if (lostReason) return `the GPU device was lost (${lostReason})`;
-  if (deviceError) return `the GPU device reported an error: ${deviceError}`;
+  if (deviceError) {
+    const size = /memory|size|exceed|allocat/i.test(deviceError) ? '; if a tensor was too large, lower the batch size or the image size / sequence length' : '';
+    return `the GPU device reported an error: ${deviceError}${size}`;
+  }
   return undefined;
 }
 
 type Device = {
+  destroy?: () => void;
   lost?: Promise<{ reason?: string; message?: string }>;
   addEventListener?: (type: string, fn: (ev: { error?: { message?: string } }) => void) => void;
 };
@@ -168,7 +172,16 @@ function watchDeviceLoss(): void {
     lostReason = `${l.reason ?? 'unknown'}${l.message ? `: ${l.message}` : ''}`;
   });
   device?.addEventListener?.('uncapturederror', (ev) => {
-    if (!deviceError) deviceError = ev.error?.message?.split('\n')[0] ?? 'unknown error';
+    if (!deviceError) deviceError = (ev.error?.message?.split('\n')[0] ?? 'unknown error').replace(/\.$/, '');
+  });
+  // Release the device before Node tears down: after a WebGPU error, Dawn's own teardown at
+  // process exit crashes (SIGSEGV, seen on SwiftShader), turning a clean error exit into a crash.
+  process.once('exit', () => {
+    try {
+      device?.destroy?.();
+    } catch {
+      // already gone
+    }
   });
 }
 
@@ -180,7 +193,7 @@ export function webGpuError(e: unknown, what: string): Error | undefined {
   if (tf.getBackend() !== 'webgpu') return undefined;
   const message = e instanceof Error ? e.message : String(e);
   const fault = webGpuFault();
-  if (fault) return new Error(`${what}: ${fault}. Original error: ${message}`);
+  if (fault) return new Error(`${what}: ${fault}.${message ? ` Original error: ${message}` : ''}`);
   if (/out of memory|OutOfMemory|Failed to allocate|exceeds the max buffer size|maxBufferSize|maxStorageBufferBindingSize/i.test(message)) {
     const lim = adapterInfo ? ` (adapter limits: maxBufferSize ${adapterInfo.limits.maxBufferSize} B, maxStorageBufferBindingSize ${adapterInfo.limits.maxStorageBufferBindingSize} B)` : '';
     return new Error(`${what}: the GPU ran out of memory or a tensor exceeds a buffer limit${lim}; lower the batch size or the image size / sequence length. Original error: ${message}`);

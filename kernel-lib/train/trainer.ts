@@ -234,16 +234,29 @@ export class Trainer<B> {
     // GPU never waits for the host between steps. Nothing inside a step reads the device.
     let pending: PendingStep | undefined;
     let lastLoss = NaN;
+    let queued = -1; // the latest step queued on the device
+    /** A GPU fault (device lost, WebGPU error) or a wasm heap exhaustion, as an error naming the step and the checkpoint kept. */
+    const stopped = (e: unknown): Error | undefined => {
+      const what = `training step ${queued}`;
+      const fault = webGpuFault();
+      if (fault) {
+        const ck = fs.existsSync(this.lastCheckpoint) ? ` The last good checkpoint is ${this.lastCheckpoint}.` : ' No checkpoint had been written yet.';
+        return new Error(`training stopped at step ${queued}: ${fault}.${ck}`);
+      }
+      return e === undefined ? undefined : wasmMemoryError(e, what) ?? webGpuError(e, what);
+    };
     const settle = async (): Promise<void> => {
       if (!pending) return;
       const p = pending;
       pending = undefined;
-      const arrays = await guardAsync(`training step ${p.step}`, p.values);
-      const fault = webGpuFault();
-      if (fault) {
-        const ck = fs.existsSync(this.lastCheckpoint) ? ` The last good checkpoint is ${this.lastCheckpoint}.` : '';
-        throw new Error(`training stopped at step ${p.step}: ${fault}.${ck}`);
+      let arrays: Float32Array[];
+      try {
+        arrays = await p.values;
+      } catch (e) {
+        throw stopped(e) ?? e;
       }
+      const fault = stopped(undefined);
+      if (fault) throw fault;
       const [loss, ...rest] = p.keys.map((_, i) => arrays[i][0]);
       if (!Number.isFinite(loss)) {
         throw new TrainingDivergedError(p.step, loss, fs.existsSync(this.lastCheckpoint) ? this.lastCheckpoint : null);
@@ -271,24 +284,30 @@ export class Trainer<B> {
         const ctx: StepContext = { step, rng };
         const lr = schedule(step);
         let keys: string[] = [];
-        const packed: PackedRead = guardMemory(`training step ${step}`, () => tf.tidy(() => {
-          let logTensors: Record<string, tf.Scalar> = {};
-          const { value, grads } = tf.variableGrads(() => {
-            const r = this.task.loss(batch, ctx);
-            // Kept past variableGrads' own tidy; packed below, then released by this tidy.
-            logTensors = Object.fromEntries(Object.entries(r.logs ?? {}).map(([k, t]) => [k, tf.keep(t)]));
-            return r.loss;
-          }, varList);
-          const byName = new Map<string, tf.Tensor>();
-          for (const [vn, g] of Object.entries(grads)) byName.set(nameOf.get(vn) ?? vn, g);
-          // A non-finite loss is caught when this step's scalars are read (settle); the
-          // update it produced is never checkpointed, the run stops there.
-          const norm = optimizer.step(byName, lr);
-          keys = ['loss', ...Object.keys(logTensors), 'grad_norm'];
-          const pack = packForRead([value, ...Object.values(logTensors), norm]);
-          tf.dispose(Object.values(logTensors));
-          return pack as unknown as tf.TensorContainer;
-        }) as unknown as PackedRead);
+        queued = step;
+        let packed: PackedRead;
+        try {
+          packed = tf.tidy(() => {
+            let logTensors: Record<string, tf.Scalar> = {};
+            const { value, grads } = tf.variableGrads(() => {
+              const r = this.task.loss(batch, ctx);
+              // Kept past variableGrads' own tidy; packed below, then released by this tidy.
+              logTensors = Object.fromEntries(Object.entries(r.logs ?? {}).map(([k, t]) => [k, tf.keep(t)]));
+              return r.loss;
+            }, varList);
+            const byName = new Map<string, tf.Tensor>();
+            for (const [vn, g] of Object.entries(grads)) byName.set(nameOf.get(vn) ?? vn, g);
+            // A non-finite loss is caught when this step's scalars are read (settle); the
+            // update it produced is never checkpointed, the run stops there.
+            const norm = optimizer.step(byName, lr);
+            keys = ['loss', ...Object.keys(logTensors), 'grad_norm'];
+            const pack = packForRead([value, ...Object.values(logTensors), norm]);
+            tf.dispose(Object.values(logTensors));
+            return pack as unknown as tf.TensorContainer;
+          }) as unknown as PackedRead;
+        } catch (e) {
+          throw stopped(e) ?? e;
+        }
         this.data.disposeBatch?.(batch);
         this.task.afterStep?.(ctx);
         const values = readPacked(packed);
@@ -330,22 +349,5 @@ export class Trainer<B> {
     }
     optimizer.dispose();
     return result;
-  }
-}
-
-/** Run `fn`; a wasm heap exhaustion or a GPU fault inside it becomes an error that says so (backend/). */
-function guardMemory<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    throw wasmMemoryError(e, what) ?? webGpuError(e, what) ?? e;
-  }
-}
-
-async function guardAsync<T>(what: string, p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    throw wasmMemoryError(e, what) ?? webGpuError(e, what) ?? e;
   }
 }
