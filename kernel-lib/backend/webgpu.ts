@@ -72,6 +72,31 @@ function installNavigatorGpu(): Gpu {
   return gpu;
 }
 
+/**
+ * On Linux, the automatic choice does not load Dawn where no Vulkan driver
+ * manifest (ICD) is installed, or only software ones (lavapipe, SwiftShader):
+ * no adapter could be taken, and Dawn would print its Vulkan warnings at every
+ * start. Null where a driver may be there (or on other platforms).
+ */
+function noHardwareVulkanDriver(): string | null {
+  if (process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return null;
+  const fs = require('fs') as typeof import('fs');
+  const dataDirs = (process.env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
+  const dirs = [...new Set(['/etc/vulkan/icd.d', ...dataDirs.map((d) => `${d}/vulkan/icd.d`), '/usr/share/vulkan/icd.d'])];
+  const files = dirs.flatMap((d) => {
+    try {
+      return fs.readdirSync(d).filter((f) => f.endsWith('.json'));
+    } catch {
+      return [];
+    }
+  });
+  if (files.length === 0) return `no Vulkan driver (ICD) is installed (none in ${dirs.join(', ')}; VK_ICD_FILENAMES unset)`;
+  if (files.every((f) => /lvp|lavapipe|swiftshader/i.test(f))) {
+    return `only software Vulkan drivers are installed (${files.join(', ')}): too slow to train on; force it with SMEAR_BACKEND=webgpu (tests)`;
+  }
+  return null;
+}
+
 function describeAdapter(a: GpuAdapter, info: Record<string, unknown>): WebGpuAdapterInfo {
   const str = (k: string) => (typeof info[k] === 'string' ? (info[k] as string) : '');
   const out: WebGpuAdapterInfo = {
@@ -104,6 +129,10 @@ export function adapterLine(a: WebGpuAdapterInfo): string {
  * cannot be used. `allowSoftware` is true only when the user forced the backend.
  */
 export async function loadWebGpu(allowSoftware: boolean): Promise<string | null> {
+  if (!allowSoftware) {
+    const why = noHardwareVulkanDriver();
+    if (why) return why;
+  }
   let gpu: Gpu;
   try {
     gpu = installNavigatorGpu();
