@@ -316,7 +316,7 @@ export class Trainer<B> {
         pending = { step, lr, keys, values };
         step += 1;
         windowSteps += 1;
-        progress.update(step, lastLoss); // the loss shown is the last one read (one step behind)
+        progress.update(step, Number.isFinite(lastLoss) ? lastLoss : undefined); // the loss shown is the last one read (one step behind)
         if (step % o.evalEvery === 0 || step === o.maxSteps) {
           await settle();
           progress.update(step, lastLoss, 'eval', 'evaluating');

@@ -138,7 +138,10 @@ interface StateEntry {
   shape: number[];
   kind: 'float' | 'counter';
   get(): tf.Tensor;
+  /** Assign a float tensor (kind 'float'). */
   set(t: tf.Tensor): void;
+  /** Assign a counter from its host value (kind 'counter': BN's num_batches_tracked lives on the host). */
+  setCount?(n: number): void;
 }
 
 
@@ -425,6 +428,9 @@ export class RoutedResNet {
         set: (t) => {
           bn.numBatchesTracked = hostValuesOf(t, `${key}.num_batches_tracked`)[0];
         },
+        setCount: (n) => {
+          bn.numBatchesTracked = n;
+        },
       },
     ];
   }
@@ -565,6 +571,11 @@ export class RoutedResNet {
       todo.push([e, g.value]);
     }
     for (const [e, value] of todo) {
+      if (e.kind === 'counter' && e.setCount && !(value instanceof tf.Tensor)) {
+        // From a file: the host value itself (no upload, and no read back, which webgpu cannot do synchronously).
+        e.setCount(Number(value.data[0]));
+        continue;
+      }
       tf.tidy(() => e.set(toTensor(value, e.key, e.kind === 'counter' ? 'int32' : 'float32')));
     }
     return { missing, unexpected };
