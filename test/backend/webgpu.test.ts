@@ -28,6 +28,8 @@ import { METHODS, RoutingBlock } from '../../kernel-lib/routing';
 import { totalAuxLoss } from '../../kernel-lib/routing/aux';
 import { Rng } from '../../kernel-lib/util/rng';
 import { RoutedResNet } from '../../kernel-lib/models/resnet/resnet';
+import { loadResNetSafetensors, saveResNetSafetensors } from '../../kernel-lib/models/resnet/checkpoint';
+import { loadRoutedT5, saveRoutedT5 } from '../../kernel-lib/models/t5/weights';
 import { RoutedT5 } from '../../kernel-lib/models/t5/model';
 import { Optimizer } from '../../kernel-lib/train/optimizer';
 import { Trainer, type BatchSource, type TrainerTask } from '../../kernel-lib/train/trainer';
@@ -239,6 +241,38 @@ describe('webgpu backend vs cpu (small shapes)', webgpuSkip(), () => {
     const cpu = await on('cpu', go);
     assert.deepEqual(Array.from(gpu.get('generated')!), Array.from(cpu.get('generated')!), 'greedy sequences');
     compare(gpu, cpu, 't5 smear', 2e-3, 2e-4);
+  });
+
+  it('checkpoints on webgpu: ResNet and T5 files written and read back give the same outputs (no synchronous read)', async () => {
+    await tf.setBackend('webgpu');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smear-webgpu-ckpt-'));
+    try {
+      const resnet = new RoutedResNet({ numClasses: 5, widths: [4, 8, 8, 8], stem: 'small', routing: { method: 'smear', numExperts: 3, bottleneck: 2 }, seed: 3 });
+      randomize(resnet.trainableParams().map((p) => [p.name, p.variable] as [string, tf.Variable]), 4, 0.3);
+      const x = tf.tensor4d(new Rng(5).normal(2 * 16 * 16 * 3), [2, 16, 16, 3]);
+      // One training forward, so the BN running statistics and num_batches_tracked move off their init.
+      tf.tidy(() => { resnet.forward(x, { training: true, rng: new Rng(1) }); });
+      await saveResNetSafetensors(resnet, path.join(dir, 'resnet.safetensors'));
+      const back = await loadResNetSafetensors(path.join(dir, 'resnet.safetensors'));
+      const [a, b] = await readMany([tf.tidy(() => resnet.forward(x, { training: false }).logits), tf.tidy(() => back.forward(x, { training: false }).logits)]);
+      assertClose(b, a, 'resnet logits after a save/load round trip', 1e-5, 1e-6);
+      assert.equal(back.blocks[0].bn1.numBatchesTracked, resnet.blocks[0].bn1.numBatchesTracked);
+      tf.dispose(x);
+      resnet.dispose();
+      back.dispose();
+
+      const t5 = new RoutedT5({ config: 't5-test', routing: { method: 'topk', numExperts: 4, bottleneck: 3 } });
+      t5.sublayers.forEach((sub, i) => randomize(sub.routing.params, 30 + i, 0.3));
+      await saveRoutedT5(t5, path.join(dir, 't5.safetensors'));
+      const t5b = await loadRoutedT5(path.join(dir, 't5.safetensors'));
+      const inputs = { inputIds: [[5, 9, 13, 2, 1]], attentionMask: [[1, 1, 1, 1, 1]], decoderInputIds: [[0, 4, 8]] };
+      const [c, d] = await readMany([t5.forward(inputs, { training: false }).logits, t5b.forward(inputs, { training: false }).logits]);
+      assertClose(d, c, 't5 logits after a save/load round trip', 1e-5, 1e-6);
+      t5.dispose();
+      t5b.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the Trainer runs on webgpu: no synchronous read, no tensor leak over 20 steps, checkpoints resume exactly', async () => {
