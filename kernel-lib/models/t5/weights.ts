@@ -32,7 +32,7 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { hostValuesOf } from '../../backend/host-read';
-import { readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../../io/safetensors';
+import { firstNonFinite, readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../../io/safetensors';
 import { fromHuggingFaceConfig, toHuggingFaceConfig, type T5Config } from './config';
 import { CROSS_TABLE_KEY, RoutedT5, type AttentionWeights, type FfWeights, type RoutedT5Options, type T5RoutingConfig, type T5Sublayer } from './model';
 import { routingReferenceName, routingReferenceShape } from '../../io/reference-names';
@@ -334,6 +334,8 @@ export interface LoadRoutedT5Options extends Partial<Omit<RoutedT5Options, 'rout
   routing?: Partial<T5RoutingConfig>;
   /** See LoadT5Options.strict. Default true. */
   strict?: boolean;
+  /** Refuse a checkpoint holding NaN or ±Inf, naming the tensor (checked on the host arrays). Default false. */
+  rejectNonFinite?: boolean;
 }
 
 function parseMeta<T>(meta: Record<string, string>, key: string, file: string): T | undefined {
@@ -353,6 +355,10 @@ function parseMeta<T>(meta: Record<string, string>, key: string, file: string): 
  */
 export async function loadRoutedT5(p: string, opts: LoadRoutedT5Options = {}): Promise<RoutedT5> {
   const ckpt = await readT5Checkpoint(p);
+  if (opts.rejectNonFinite) {
+    const bad = firstNonFinite(ckpt.tensors as Map<string, { data: ArrayLike<number>; shape: number[] }>);
+    if (bad) throw new Error(`T5 checkpoint ${ckpt.file}: tensor '${bad.key}' ${shapeStr(bad.shape)} holds ${bad.value} at flat index ${bad.index}: the weights are not finite`);
+  }
   const metaRouting = parseMeta<T5RoutingConfig>(ckpt.metadata, 'smear.routing', ckpt.file);
   const metaOptions = parseMeta<Partial<RoutedT5Options>>(ckpt.metadata, 'smear.options', ckpt.file) ?? {};
   const metaConfig = parseMeta<T5Config>(ckpt.metadata, 'smear.config', ckpt.file);
@@ -380,7 +386,7 @@ export async function loadRoutedT5(p: string, opts: LoadRoutedT5Options = {}): P
   }
   const modelOpts: RoutedT5Options = {
     ...metaOptions,
-    ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && !['config', 'routing', 'strict'].includes(k))),
+    ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && !['config', 'routing', 'strict', 'rejectNonFinite'].includes(k))),
     config,
     routing: routing as T5RoutingConfig,
     backboneInit: 'zeros',
