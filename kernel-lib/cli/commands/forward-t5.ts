@@ -196,7 +196,7 @@ export async function loadT5ForForward(opts: T5LoadOptions): Promise<RoutedT5> {
 type Ints = { data: Int32Array; shape: number[] };
 
 /** An integer tensor of the input file, validated (name, dtype, rank, batch). */
-function intTensor(
+export function intTensor(
   tensors: Map<string, LoadedTensor>,
   name: string,
   file: string,
@@ -214,7 +214,7 @@ function intTensor(
   return { data: t.data, shape: t.shape };
 }
 
-function checkRange(t: Ints, name: string, file: string, lo: number, hi: number, what: string): void {
+export function checkRange(t: Ints, name: string, file: string, lo: number, hi: number, what: string): void {
   const cols = t.shape.length === 2 ? t.shape[1] : 1;
   for (let i = 0; i < t.data.length; i++) {
     const v = t.data[i];

@@ -48,6 +48,10 @@ export interface T5StateEntry {
   kind: 'backbone' | 'norm' | 'routing';
   get(): tf.Tensor;
   set(t: tf.Tensor): void;
+  /** The variable behind the entry. */
+  variable: tf.Variable;
+  /** Our layout → the checkpoint's (a transpose or reshape) for a tensor shaped like `variable` (e.g. its gradient). */
+  toReference(t: tf.Tensor): tf.Tensor;
 }
 
 const EMBED_ALIASES = ['shared.weight', 'encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'];
@@ -75,11 +79,13 @@ function linearEntry(key: string, v: tf.Variable): T5StateEntry {
     kind: 'backbone',
     get: () => tf.transpose(v),
     set: (t) => v.assign(tf.transpose(t)),
+    variable: v,
+    toReference: (t) => tf.transpose(t),
   };
 }
 
 function plainEntry(key: string, v: tf.Variable, kind: T5StateEntry['kind']): T5StateEntry {
-  return { key, shape: [...v.shape], kind, get: () => tf.clone(v), set: (t) => v.assign(t) };
+  return { key, shape: [...v.shape], kind, get: () => tf.clone(v), set: (t) => v.assign(t), variable: v, toReference: (t) => tf.clone(t) };
 }
 
 function attnEntries(prefix: string, a: AttentionWeights): T5StateEntry[] {
@@ -103,6 +109,8 @@ function sublayerEntries(model: RoutedT5, s: T5Sublayer): T5StateEntry[] {
       kind: 'routing',
       get: () => tf.reshape(v, shape),
       set: (t) => v.assign(tf.reshape(t, ours)),
+      variable: v,
+      toReference: (t) => tf.reshape(t, shape),
     });
   }
   return out;
@@ -139,6 +147,8 @@ export function t5StateEntries(model: RoutedT5): T5StateEntry[] {
     kind: 'backbone',
     get: () => tf.transpose(model.lmHead),
     set: (t) => model.lmHead.assign(tf.transpose(t)),
+    variable: model.lmHead,
+    toReference: (t) => tf.transpose(t),
   });
   return out;
 }
