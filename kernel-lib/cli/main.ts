@@ -8,11 +8,12 @@ import { methodsCommand } from './commands/methods';
 import { infoCommand } from './commands/info';
 import { dataCommand } from './commands/data';
 import { forwardCommand } from './commands/forward';
+import { stepCommand } from './commands/step';
 import { trainCommand } from './commands/train';
 import { reproduceCommand } from './commands/reproduce';
 import { analyzeCommand } from './commands/analyze';
 
-export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand, trainCommand, forwardCommand, reproduceCommand, analyzeCommand];
+export const COMMANDS: Command[] = [methodsCommand, infoCommand, dataCommand, trainCommand, forwardCommand, stepCommand, reproduceCommand, analyzeCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -394,3 +394,15 @@ export async function writeSafetensors(
   const chunks = encodeSafetensors(tensors, metadata);
   await writeFileAtomic(path, chunks);
 }
+
+/** The first float tensor holding NaN or ±Inf, with where (host arrays only: nothing is read from a device). */
+export function firstNonFinite(
+  tensors: Map<string, { data: ArrayLike<number>; shape: number[] }>,
+): { key: string; index: number; value: number; shape: number[] } | undefined {
+  for (const [key, t] of tensors) {
+    const d = t.data;
+    if (!(d instanceof Float32Array || d instanceof Float64Array)) continue;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return { key, index: i, value: d[i], shape: t.shape };
+  }
+  return undefined;
+}

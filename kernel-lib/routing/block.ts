@@ -20,7 +20,7 @@ import { getMethod } from './registry';
 import { layerNorm, positionMean } from './ops';
 import { hostValuesOf } from '../backend/host-read';
 import type { BlockParts, ResolvedBlockConfig, ResolvedContext, RoutingMethod } from './method';
-import type { IdsLike, RoutingBlockConfig, RoutingContext, RoutingOutput } from './types';
+import type { IdsLike, RoutingBlockConfig, RoutingContext, RoutingDraws, RoutingOutput } from './types';
 
 /** Parameter of a block, with whether the method trains it and its learning-rate multiplier. */
 export interface NamedParam {
@@ -179,6 +179,7 @@ export class RoutingBlock {
     const out: ResolvedContext = {
       training: ctx.training ?? false,
       rng: ctx.rng,
+      draws: undefined,
       temperature: ctx.temperature ?? 10,
       batch: b,
     };
@@ -196,10 +197,34 @@ export class RoutingBlock {
     if (ctx.routerInput && (ctx.routerInput.rank !== 2 || ctx.routerInput.shape[0] !== b || ctx.routerInput.shape[1] !== width)) {
       throw new Error(`ctx.routerInput: expected shape [${b},${width}], got [${ctx.routerInput.shape}]`);
     }
+    if (ctx.draws) out.draws = this.checkDraws(ctx.draws, b);
     if (ctx.mask && (ctx.mask.rank !== 2 || ctx.mask.shape[0] !== b || ctx.mask.shape[1] !== s)) {
       throw new Error(`ctx.mask: expected shape [${b},${s}] (1 = real position), got [${ctx.mask.shape}]`);
     }
     return out;
+  }
+
+  private checkDraws(d: RoutingDraws, b: number): RoutingDraws {
+    const { numExperts: n, numTags: t, name } = this.config;
+    const check = (k: keyof RoutingDraws, len: number, shape: string, ints: boolean, max?: number) => {
+      const v = d[k];
+      if (v === undefined) return;
+      if (!(ints ? v instanceof Int32Array : v instanceof Float32Array) || v.length !== len) {
+        throw new Error(`RoutingBlock '${name}': ctx.draws.${k}: expected ${ints ? 'an Int32Array' : 'a Float32Array'} of ${len} values (${shape}), got ${v?.constructor?.name ?? typeof v} of ${(v as ArrayLike<number>)?.length}`);
+      }
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (ints ? !(x >= 0 && x < max!) : !Number.isFinite(x) || (k === 'skillsUniform' && !(x >= 0 && x <= 1))) {
+          throw new Error(`RoutingBlock '${name}': ctx.draws.${k}[${i}] = ${x}: expected ${ints ? `an expert index in [0, ${max})` : k === 'skillsUniform' ? 'a uniform in [0, 1]' : 'a finite number'}`);
+        }
+      }
+    };
+    check('gumbel', b * n, `[B,N] = [${b},${n}]`, false);
+    check('action', b, `[B] = [${b}]`, true, n);
+    check('adamixDown', b, `[B] = [${b}]`, true, n);
+    check('adamixUp', b, `[B] = [${b}]`, true, n);
+    check('skillsUniform', t * n, `[T,N] = [${t},${n}]`, false);
+    return d;
   }
 
   /** The expert mixture u [B,S,C] with the routing record and aux losses (no residual, no post-norm). */

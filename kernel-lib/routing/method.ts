@@ -12,7 +12,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../util/rng';
 import type { Experts } from './experts';
 import type { RouteResult, Router } from './router';
-import type { AuxLoss, RoutingBlockConfig, RoutingKind, RoutingRecord } from './types';
+import type { AuxLoss, RoutingBlockConfig, RoutingDraws, RoutingKind, RoutingRecord } from './types';
 
 /** A block configuration with every default filled in. */
 export type ResolvedBlockConfig = Required<Omit<RoutingBlockConfig, 'tagToExpert' | 'init' | 'name'>> & {
@@ -28,6 +28,8 @@ export interface ResolvedContext {
   hash?: Int32Array; // [B], each in [0, N)
   temperature: number;
   batch: number;
+  /** Given training draws (validated sizes), replacing `rng` for those choices. */
+  draws?: RoutingDraws;
 }
 
 /** What a method sees of its block. */
@@ -98,6 +100,10 @@ export interface RoutingMethod {
   /** Named configurations (1× compute, 1× parameters, 2×). */
   configurations: MethodConfiguration[];
   description: string;
+  /** The random choices of a training forward (each one a `RoutingContext.draws` field `smear step` reads from its input). */
+  trainingDraws?: (keyof RoutingDraws)[];
+  /** Forward passes per training step (AdaMix: 2, with independent draws). Default 1. */
+  trainingPasses?: number;
   /** Learning-rate multipliers of own parameters (skills: ×10). */
   lrScale?: Record<string, number>;
   /** Validate method-specific configuration; throw an Error naming the option. */

@@ -77,6 +77,39 @@ export interface RoutingContext {
   mask?: tf.Tensor2D;
   /** ST-Gumbel temperature τ for this step. Default τ0 = 10. */
   temperature?: number;
+  /**
+   * Training randomness given instead of drawn from `rng` (`smear step`, tests against
+   * another implementation). Each field present replaces that draw; absent fields are
+   * drawn as usual. Default: none.
+   */
+  draws?: RoutingDraws;
+}
+
+/** Values for the random choices of one block's training forward (see RoutingContext.draws). */
+export interface RoutingDraws {
+  /** ST-Gumbel: the Gumbel noise g [B·N] (row-major [B,N]) added to the logits. */
+  gumbel?: Float32Array;
+  /** REINFORCE: the sampled expert per example [B]. */
+  action?: Int32Array;
+  /** AdaMix: the random down-projection expert per example [B]. */
+  adamixDown?: Int32Array;
+  /** AdaMix: the random up-projection expert per example [B]. */
+  adamixUp?: Int32Array;
+  /** Latent Skills: the uniforms U [T·N] (row-major [T,N], before torch's clamp_probs) of the relaxed Bernoulli. */
+  skillsUniform?: Float32Array;
+}
+
+/** Draws per routing block index (router order), for a model's forward. */
+export type DrawsForBlock = (block: number) => RoutingDraws | undefined;
+
+/**
+ * What `smear step` adds to a training step's context: the draws of each forward
+ * pass (index 0; AdaMix's second pass 1) and the backbone's dropout switched off.
+ * The settings' task losses read it; the trainer never sets it.
+ */
+export interface StepInjection {
+  draws?: DrawsForBlock[];
+  disableDropout?: boolean;
 }
 
 /** What routing decided for a batch (the analysis reads these, no hooks). */

@@ -182,14 +182,14 @@ describe('smear forward --setting t5', () => {
 
   it('errors: missing inputs, dtypes, shapes, vocabulary, method', async () => {
     const out = path.join(dir, 'out-err.safetensors');
-    const bad = async (over: Record<string, TensorToWrite | undefined>, re: RegExp, extra: { method?: string; checkpoint?: string } = {}) => {
+    const bad = async (over: Record<string, TensorToWrite | undefined>, re: RegExp, extra: { method?: string; checkpoint?: string; experts?: number } = {}) => {
       const f = path.join(dir, 'bad.safetensors');
       await writeSafetensors(f, batch(over));
       await assert.rejects(runForward({ setting: 't5', checkpoint: routedFile, input: f, out, ...extra }), re);
     };
     await bad({ input_ids: undefined }, /missing tensor 'input_ids' \(int64 \[B,S\]/);
     await bad({ decoder_input_ids: undefined }, /missing tensor 'decoder_input_ids' \(int64 \[3,T\]/);
-    await bad({ hash_ids: undefined }, /missing tensor 'hash_ids' \(int64 \[3,10\], one column per routing block\), needed by hash routing/, { method: 'hash' });
+    await bad({ hash_ids: undefined }, /missing tensor 'hash_ids' \(int64 \[3,10\], one column per routing block\), needed by hash routing/, { method: 'hash', checkpoint: hfDir, experts: 4 });
     await bad({ task_ids: undefined }, /missing tensor 'task_ids' \(int64 \[3\].*needed by 'tag' routing/, { method: 'tag', checkpoint: hfDir });
     await bad({ input_ids: { dtype: 'F32', shape: [B, S], data: INPUT_IDS } }, /tensor 'input_ids': expected an integer dtype \(int64 or int32\) int64 \[B,S\], got F32/);
     await bad({ attention_mask: { dtype: 'I64', shape: [B, S - 1], data: MASK.slice(0, B * (S - 1)) } }, /tensor 'attention_mask': expected shape \[3,5\] \(like input_ids\), got \[3,4\]/);
@@ -197,11 +197,11 @@ describe('smear forward --setting t5', () => {
     await bad({ hash_ids: { dtype: 'I64', shape: [B, 8], data: HASH_IDS.slice(0, B * 8) } }, /tensor 'hash_ids': expected shape \[3,10\] \(one column per routing block of this model\), got \[3,8\]/);
     await bad({ input_ids: { dtype: 'I64', shape: [B, S], data: INPUT_IDS.map((v, i) => (i === 6 ? 300 : v)) } }, /tensor 'input_ids'\[1\]\[1\] = 300: expected a token id of the checkpoint's vocabulary \(vocab_size 40\) in \[0, 40\)/);
     await bad({ decoder_input_ids: { dtype: 'I64', shape: [B, T], data: DEC_IDS.map((v, i) => (i === 0 ? 40 : v)) } }, /tensor 'decoder_input_ids'\[0\]\[0\] = 40: .*vocab_size 40/);
-    await bad({ hash_ids: { dtype: 'I64', shape: [B, BLOCKS], data: HASH_IDS.map((v, i) => (i === 0 ? 4 : v)) } }, /tensor 'hash_ids'\[0\]\[0\] = 4: expected an expert index \(N = 4\)/, { method: 'hash' });
+    await bad({ hash_ids: { dtype: 'I64', shape: [B, BLOCKS], data: HASH_IDS.map((v, i) => (i === 0 ? 4 : v)) } }, /tensor 'hash_ids'\[0\]\[0\] = 4: expected an expert index \(N = 4\)/, { method: 'hash', checkpoint: hfDir, experts: 4 });
     await assert.rejects(runForward({ setting: 't5', method: 'nope', checkpoint: routedFile, input: batchFile, out }), /--method: unknown routing method 'nope'/);
     await assert.rejects(runForward({ setting: 't5', checkpoint: hfDir, input: batchFile, out }), /routing method is unknown .*pass --method <name>/);
-    await assert.rejects(runForward({ setting: 't5', checkpoint: routedFile, input: batchFile, out, experts: 6 }), /routing\.numExperts 6 disagrees with the checkpoint's 4/);
-    await assert.rejects(runForward({ setting: 't5', checkpoint: routedFile, input: batchFile, out, method: 'dselect-k' }), /unexpected keys: .*router_weights/);
+    await assert.rejects(runForward({ setting: 't5', checkpoint: routedFile, input: batchFile, out, experts: 6 }), /--experts 6 disagrees with the checkpoint's 4/);
+    await assert.rejects(runForward({ setting: 't5', checkpoint: routedFile, input: batchFile, out, method: 'dselect-k' }), /--method dselect-k \('dselect-k'\) contradicts the checkpoint .*routed\.safetensors: its metadata smear\.method says 'smear'/);
     await assert.rejects(runForward({ setting: 't5', checkpoint: path.join(dir, 'none'), input: batchFile, out }), /--checkpoint .*none: no such file or folder/);
     await assert.rejects(runForward({ setting: 'vit', checkpoint: routedFile, input: batchFile, out }), /--setting: expected 'resnet' or 't5', got 'vit'/);
     await assert.rejects(runForward({ setting: 'resnet', checkpoint: routedFile, input: batchFile, out, experts: 4 }), /--experts applies to --setting t5 only/);

@@ -24,58 +24,26 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../backend';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors';
 import type { LoadedTensor, TensorToWrite } from '../../io/safetensors';
-import { loadRoutedT5, type LoadRoutedT5Options } from '../../models/t5/weights';
-import type { RoutedT5 } from '../../models/t5/model';
+import { loadRoutedT5 } from '../../models/t5/weights';
+import type { RoutedT5, T5RoutingConfig } from '../../models/t5/model';
 import { getMethod } from '../../routing/registry';
 import { forwardOutputs } from './forward-outputs';
 import { parseJson } from '../../util/json';
+import { buildModel } from '../../settings/t5/run';
+import type { T5RunConfig } from '../../settings/t5/config';
+import { checkAgainstReference, ignoredKeysLine, readT5ReferenceConfig, type T5ReferenceConfig } from '../../settings/t5/reference-config';
+import { checkFinite, isRunCheckpoint, loadRunState, methodFromTensorNames, peekSafetensors, readRunConfig, resolveMethod, type LoadedInfo } from './checkpoint';
 
 /** Default routing sizes for a checkpoint without routing tensors (the paper's T5 setting). */
 export const T5_FORWARD_DEFAULTS = { experts: 8, bottleneck: 24, seed: 42 } as const;
 
-export interface T5ForwardOptions {
-  method?: string;
-  checkpoint: string;
+export interface T5ForwardOptions extends T5LoadOptions {
   input: string;
   out: string;
-  /** Fresh routing only (a checkpoint without routing tensors); with routing tensors, must agree with them. */
-  experts?: number;
-  bottleneck?: number;
-  seed?: number;
 }
 
 function fail(msg: string): never {
   throw new Error(`smear forward: ${msg}`);
-}
-
-/** The safetensors header only (keys and metadata), without reading the data. */
-async function peekHeader(file: string): Promise<{ keys: string[]; metadata: Record<string, string> }> {
-  let fh;
-  try {
-    fh = await fsp.open(file, 'r');
-  } catch (e) {
-    fail(`--checkpoint ${file}: cannot read: ${(e as Error).message}`);
-  }
-  try {
-    const lenBuf = Buffer.alloc(8);
-    const { bytesRead } = await fh.read(lenBuf, 0, 8, 0);
-    if (bytesRead < 8) fail(`--checkpoint ${file}: not a safetensors file (shorter than 8 bytes)`);
-    const n = Number(lenBuf.readBigUInt64LE(0));
-    const { size } = await fh.stat();
-    if (!(n > 0 && n <= size - 8 && n <= 100_000_000)) fail(`--checkpoint ${file}: not a safetensors file (header length ${n})`);
-    const head = Buffer.alloc(n);
-    await fh.read(head, 0, n, 8);
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(head.toString('utf8')) as Record<string, unknown>;
-    } catch (e) {
-      fail(`--checkpoint ${file}: invalid safetensors header: ${(e as Error).message}`);
-    }
-    const metadata = (json.__metadata__ ?? {}) as Record<string, string>;
-    return { keys: Object.keys(json).filter((k) => k !== '__metadata__'), metadata };
-  } finally {
-    await fh.close();
-  }
 }
 
 async function weightsFile(p: string): Promise<string> {
@@ -88,52 +56,147 @@ async function weightsFile(p: string): Promise<string> {
   return stat.isDirectory() ? path.join(p, 'model.safetensors') : p;
 }
 
-/** Load the model as the command does (exported for tests and notebooks). */
-export async function loadT5ForForward(opts: Pick<T5ForwardOptions, 'method' | 'checkpoint' | 'experts' | 'bottleneck' | 'seed'>): Promise<RoutedT5> {
-  let method: string | undefined;
-  if (opts.method !== undefined) {
-    try {
-      method = getMethod(opts.method).name;
-    } catch (e) {
-      fail(`--method: ${(e as Error).message}`);
-    }
-  }
+/** What the T5 loader of `smear forward` / `smear step` takes. */
+export interface T5LoadOptions {
+  method?: string;
+  checkpoint: string;
+  experts?: number;
+  bottleneck?: number;
+  seed?: number;
+  /** A reference adapter configuration file (settings/t5/reference-config). */
+  referenceConfig?: string;
+  allowNonFinite?: boolean;
+  /** Routing overrides (smear step: expertDropout 0). */
+  routing?: Partial<T5RoutingConfig>;
+}
+
+/** The model with where its method and sizes came from. */
+export async function loadT5ForCommand(opts: T5LoadOptions): Promise<{ model: RoutedT5; info: LoadedInfo; reference?: T5ReferenceConfig }> {
   for (const k of ['experts', 'bottleneck'] as const) {
     const v = opts[k];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) fail(`--${k}: expected a positive integer, got ${v}`);
   }
   if (opts.seed !== undefined && !Number.isInteger(opts.seed)) fail(`--seed: expected an integer, got ${opts.seed}`);
+  const rc = opts.referenceConfig !== undefined ? readT5ReferenceConfig(opts.referenceConfig) : undefined;
+  if (rc) {
+    checkAgainstReference(rc, [
+      { option: '--experts', value: opts.experts, file: rc.numExperts, key: 'num_adapters' },
+      { option: '--bottleneck', value: opts.bottleneck, file: rc.bottleneck, key: 'model_dim / reduction_factor' },
+    ]);
+    if (opts.method !== undefined) {
+      const given = getMethod(opts.method).name;
+      if (given !== rc.method) fail(`--method ${opts.method} ('${given}') contradicts --reference-config ${rc.file} (routing_estimator: '${getMethod(rc.method).referenceName}', '${rc.method}'); drop one of them`);
+    }
+  }
+  const explicitMethod = opts.method ?? rc?.method;
   const file = await weightsFile(opts.checkpoint);
-  const { keys, metadata } = await peekHeader(file);
-  const hasRouting = keys.some((k) => k.includes('.adapter_controller.'));
-  if (!method && metadata['smear.method'] === undefined && metadata['smear.routing'] === undefined) {
-    fail(`${opts.checkpoint}: the routing method is unknown (no smear.method metadata in ${file}); pass --method <name> (see smear methods)`);
-  }
-  const routing: NonNullable<LoadRoutedT5Options['routing']> = {};
-  if (method) routing.method = method;
-  if (hasRouting) {
-    // N and d come from the routing tensors; given values must agree (loadRoutedT5 checks).
-    if (opts.experts !== undefined) routing.numExperts = opts.experts;
-    if (opts.bottleneck !== undefined) routing.bottleneck = opts.bottleneck;
+  const { keys, metadata } = await peekSafetensors(file);
+  const base = {
+    routing: {
+      ...(rc ? rc.routing : {}),
+      ...(opts.routing ?? {}),
+    } as Partial<T5RoutingConfig>,
+  };
+  let model: RoutedT5;
+  let info: LoadedInfo;
+  if (isRunCheckpoint(keys, metadata)) {
+    const run = readRunConfig(file);
+    if (run.config.setting !== undefined && run.config.setting !== 't5') fail(`--checkpoint ${file}: ${run.path} is a '${String(run.config.setting)}' run, not --setting t5`);
+    const method = resolveMethod(explicitMethod, { method: String(run.config.method), where: `${run.path} (method)` }, file);
+    const cfg = run.config as unknown as T5RunConfig;
+    for (const [k, v, key] of [['experts', cfg.numExperts, 'numExperts'], ['bottleneck', cfg.bottleneck, 'bottleneck']] as const) {
+      const given = opts[k] ?? (rc ? (k === 'experts' ? rc.numExperts : rc.bottleneck) : undefined);
+      if (given !== undefined && given !== v) fail(`${opts[k] !== undefined ? `--${k}` : `--reference-config ${rc!.file}`} ${given} contradicts ${run.path} (${key}: ${v})`);
+    }
+    if (rc && rc.sameRteMnliInEncoder !== !!cfg.model?.sameRteMnliInEncoder) {
+      fail(`--reference-config ${rc.file} (same_rte_mnli/only_in_encoder: ${rc.sameRteMnliInEncoder}) contradicts ${run.path} (model.sameRteMnliInEncoder: ${!!cfg.model?.sameRteMnliInEncoder})`);
+    }
+    const { tensors } = await readSafetensors(file);
+    if (!opts.allowNonFinite) checkFinite(tensors, file);
+    try {
+      model = await buildModel({ ...cfg, method, ...(base.routing.expertDropout !== undefined ? { expertDropout: base.routing.expertDropout } : {}) });
+    } catch (e) {
+      fail(`${run.path}: ${(e as Error).message}`);
+    }
+    try {
+      loadRunState(model.variables(), tensors, file, (k) => k.includes('.adapter_controller.') || k.endsWith('layer_norm.weight'));
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    info = {
+      method,
+      numExperts: model.routingConfig.numExperts,
+      bottleneck: model.routingConfig.bottleneck,
+      configuration: typeof cfg.configuration === 'string' ? cfg.configuration : undefined,
+      source: run.path,
+      runConfig: run.config,
+      runConfigPath: run.path,
+      keyPrefix: '',
+    };
   } else {
-    const m = getMethod(method ?? metadata['smear.method'] ?? parseJson<{ method?: string }>(metadata['smear.routing'] ?? '{}', `${opts.checkpoint} (metadata smear.routing)`).method ?? '');
-    routing.numExperts = opts.experts ?? (m.kind === 'dense' ? 1 : T5_FORWARD_DEFAULTS.experts);
-    routing.bottleneck = opts.bottleneck ?? T5_FORWARD_DEFAULTS.bottleneck;
+    const hasRouting = keys.some((k) => k.includes('.adapter_controller.'));
+    let metaMethod: string | undefined = metadata['smear.method'];
+    if (metaMethod === undefined && metadata['smear.routing'] !== undefined) {
+      metaMethod = parseJson<{ method?: string }>(metadata['smear.routing'], `${opts.checkpoint} (metadata smear.routing)`).method;
+    }
+    const fromTensors = methodFromTensorNames(keys);
+    const found = metaMethod !== undefined
+      ? { method: metaMethod, where: 'its metadata smear.method' }
+      : fromTensors
+        ? { method: fromTensors.method, where: `its tensor '${fromTensors.tensor}'` }
+        : undefined;
+    const method = resolveMethod(explicitMethod, found, opts.checkpoint);
+    const routing: Partial<T5RoutingConfig> = { ...base.routing, method };
+    const experts = opts.experts ?? rc?.numExperts;
+    const bottleneck = opts.bottleneck ?? rc?.bottleneck;
+    if (hasRouting) {
+      // N and d come from the routing tensors; given values must agree (loadRoutedT5 checks).
+      if (experts !== undefined) routing.numExperts = experts;
+      if (bottleneck !== undefined) routing.bottleneck = bottleneck;
+    } else {
+      routing.numExperts = experts ?? (getMethod(method).kind === 'dense' ? 1 : T5_FORWARD_DEFAULTS.experts);
+      routing.bottleneck = bottleneck ?? T5_FORWARD_DEFAULTS.bottleneck;
+    }
+    try {
+      model = await loadRoutedT5(opts.checkpoint, {
+        routing,
+        ...(rc ? { sameRteMnliInEncoder: rc.sameRteMnliInEncoder } : {}),
+        ...(hasRouting ? (opts.seed !== undefined ? { seed: opts.seed } : {}) : { seed: opts.seed ?? T5_FORWARD_DEFAULTS.seed }),
+        rejectNonFinite: !opts.allowNonFinite,
+      });
+    } catch (e) {
+      let msg = (e as Error).message.replace('pass options.routing.method', 'pass --method <name>');
+      if (msg.endsWith('the weights are not finite')) msg += ' (a diverged run?); pass --allow-non-finite to load them anyway';
+      if (rc) msg = msg.replace(/option routing\.numExperts (\d+)/, `--reference-config ${rc.file} (num_adapters $1)`).replace(/option routing\.bottleneck (\d+)/, `--reference-config ${rc.file} (model_dim / reduction_factor = $1)`);
+      msg = msg.replace(/option routing\.numExperts/, '--experts').replace(/option routing\.bottleneck/, '--bottleneck');
+      fail(msg);
+    }
+    info = {
+      method,
+      numExperts: model.routingConfig.numExperts,
+      bottleneck: model.routingConfig.bottleneck,
+      source: found ? `${opts.checkpoint} (${found.where})` : rc ? `--reference-config ${rc.file}` : '--method',
+      keyPrefix: keys.length > 0 && keys.every((k) => k.startsWith('model.')) ? 'model.' : '',
+    };
   }
-  try {
-    return await loadRoutedT5(opts.checkpoint, {
-      routing,
-      ...(hasRouting ? (opts.seed !== undefined ? { seed: opts.seed } : {}) : { seed: opts.seed ?? T5_FORWARD_DEFAULTS.seed }),
-    });
-  } catch (e) {
-    fail((e as Error).message.replace('pass options.routing.method', 'pass --method <name>'));
+  if (rc && model.config.dModel !== rc.modelDim) {
+    const d = model.config.dModel;
+    model.dispose();
+    fail(`--reference-config ${rc.file}: model_dim ${rc.modelDim} differs from the checkpoint's d_model ${d}`);
   }
+  return { model, info, reference: rc };
+}
+
+/** Load the model as the command does (exported for tests and notebooks). */
+export async function loadT5ForForward(opts: T5LoadOptions): Promise<RoutedT5> {
+  return (await loadT5ForCommand(opts)).model;
 }
 
 type Ints = { data: Int32Array; shape: number[] };
 
 /** An integer tensor of the input file, validated (name, dtype, rank, batch). */
-function intTensor(
+export function intTensor(
   tensors: Map<string, LoadedTensor>,
   name: string,
   file: string,
@@ -151,7 +214,7 @@ function intTensor(
   return { data: t.data, shape: t.shape };
 }
 
-function checkRange(t: Ints, name: string, file: string, lo: number, hi: number, what: string): void {
+export function checkRange(t: Ints, name: string, file: string, lo: number, hi: number, what: string): void {
   const cols = t.shape.length === 2 ? t.shape[1] : 1;
   for (let i = 0; i < t.data.length; i++) {
     const v = t.data[i];
@@ -164,7 +227,11 @@ function checkRange(t: Ints, name: string, file: string, lo: number, hi: number,
 
 export async function runT5Forward(opts: T5ForwardOptions): Promise<void> {
   await initBackend();
-  const model = await loadT5ForForward(opts);
+  const { model, info, reference } = await loadT5ForCommand(opts);
+  if (reference) {
+    const line = ignoredKeysLine(reference);
+    if (line) process.stderr.write(`smear forward: ${line}\n`);
+  }
   try {
     const { tensors } = await readSafetensors(opts.input);
     const file = opts.input;
@@ -212,6 +279,9 @@ export async function runT5Forward(opts: T5ForwardOptions): Promise<void> {
       'smear.method': model.method,
       'smear.checkpoint': opts.checkpoint,
       'smear.routing': JSON.stringify(model.routingConfig),
+      'smear.source': info.source,
+      ...(info.configuration ? { 'smear.configuration': info.configuration } : {}),
+      ...(reference ? { 'smear.reference-config': reference.file } : {}),
     });
   } finally {
     model.dispose();

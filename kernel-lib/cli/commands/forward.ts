@@ -11,13 +11,17 @@
  *   output: logits          f32 [B,K]
  *           routing.<k>     f32 [B,N]  router probabilities of block k (methods with a softmax router)
  *           expert_index.<k> int64 [B] chosen expert of block k (discrete methods)
- * N, d, K and the widths are inferred from the checkpoint's shapes.
+ * N, d, K and the widths are inferred from the checkpoint's shapes; the method
+ * from a run's config.json, the file's metadata or a method-specific tensor
+ * (./checkpoint), so `--method` may be omitted (a contradicting one is refused).
+ * Run folders' own checkpoints (runs/<name>/checkpoints/best.safetensors) are
+ * accepted: the model is built from the run's config.json.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../backend';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors';
 import type { LoadedTensor, TensorToWrite } from '../../io/safetensors';
-import { loadResNetSafetensors } from '../../models/resnet/checkpoint';
+import { loadResNetForCommand } from './checkpoint';
 import type { Command } from '../command';
 import { runT5Forward } from './forward-t5';
 import { forwardOutputs, type ForwardTensors } from './forward-outputs';
@@ -45,16 +49,26 @@ export interface ForwardOptions {
   experts?: number;
   bottleneck?: number;
   seed?: number;
+  /** T5 only: the reference's adapter configuration file (method, N, d, RTE→MNLI sharing, routing options). */
+  referenceConfig?: string;
+  /** Load a checkpoint holding NaN/±Inf weights (refused by default, naming the tensor). */
+  allowNonFinite?: boolean;
 }
 
 export async function runForward(opts: ForwardOptions): Promise<void> {
   if (opts.setting === 't5') return runT5Forward(opts);
   if (opts.setting !== 'resnet') fail(`--setting: expected 'resnet' or 't5', got '${opts.setting}'`);
-  for (const k of ['experts', 'bottleneck', 'seed'] as const) {
-    if (opts[k] !== undefined) fail(`--${k} applies to --setting t5 only (ResNet sizes are inferred from the checkpoint)`);
+  for (const k of ['experts', 'bottleneck', 'seed', 'referenceConfig'] as const) {
+    if (opts[k] !== undefined) fail(`--${k === 'referenceConfig' ? 'reference-config' : k} applies to --setting t5 only (ResNet sizes are inferred from the checkpoint)`);
   }
   await initBackend();
-  const model = await loadResNetSafetensors(opts.checkpoint, opts.method ? { routing: { method: opts.method } } : {});
+  let loaded;
+  try {
+    loaded = await loadResNetForCommand({ checkpoint: opts.checkpoint, method: opts.method, allowNonFinite: opts.allowNonFinite });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const { model, info } = loaded;
   try {
     const { tensors } = await readSafetensors(opts.input);
     const px = tensors.get('pixel_values');
@@ -71,7 +85,11 @@ export async function runForward(opts: ForwardOptions): Promise<void> {
       return { logits: r.logits, records: r.records } as unknown as tf.TensorContainer;
     }) as unknown as ForwardTensors;
     const out = await forwardOutputs(res);
-    await writeSafetensors(opts.out, out, { 'smear.setting': 'resnet', 'smear.method': model.method, 'smear.checkpoint': opts.checkpoint });
+    await writeSafetensors(opts.out, out, { 'smear.setting': 'resnet', 'smear.method': model.method,
+      'smear.checkpoint': opts.checkpoint,
+      'smear.source': info.source,
+      ...(info.configuration ? { 'smear.configuration': info.configuration } : {}),
+    });
   } finally {
     model.dispose();
   }
@@ -81,7 +99,7 @@ export const forwardCommand: Command = {
   name: 'forward',
   summary: 'eval-mode forward of a checkpoint on a batch (safetensors in, safetensors out)',
   usage:
-    'smear forward --setting resnet|t5 --method <name> --checkpoint model.safetensors --input batch.safetensors --out out.safetensors',
+    'smear forward --setting resnet|t5 [--method <name>] [--reference-config <adapter config.json>] --checkpoint model.safetensors|runs/<name>/checkpoints/best.safetensors --input batch.safetensors --out out.safetensors',
   options: {
     setting: { type: 'string', description: "model setting: 'resnet' or 't5'", default: 'resnet' },
     method: { type: 'string', description: 'routing method (friendly or reference name); default: the checkpoint metadata' },
@@ -99,6 +117,11 @@ export const forwardCommand: Command = {
     experts: { type: 'string', description: `t5, checkpoint without routing tensors: experts N of the fresh routing blocks (default 8; 1 for dense)` },
     bottleneck: { type: 'string', description: 't5, checkpoint without routing tensors: adapter bottleneck d (default 24)' },
     seed: { type: 'string', description: 't5, checkpoint without routing tensors: seed of the fresh routing blocks (default 42)' },
+    'reference-config': {
+      type: 'string',
+      description: "t5: the reference's adapter configuration JSON (hyperformer/configs/adapter/<name>.json): method, N, d, RTE→MNLI sharing; --method then optional",
+    },
+    'allow-non-finite': { type: 'boolean', description: 'load a checkpoint whose weights hold NaN or Inf (refused by default, naming the tensor)' },
   },
   async run({ values }) {
     const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
@@ -124,6 +147,8 @@ export const forwardCommand: Command = {
         experts: int('experts'),
         bottleneck: int('bottleneck'),
         seed: int('seed'),
+        referenceConfig: str('reference-config'),
+        allowNonFinite: values['allow-non-finite'] === true,
       });
       process.stderr.write(`smear forward: wrote ${str('out')}\n`);
       return 0;

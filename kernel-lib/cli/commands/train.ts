@@ -7,6 +7,8 @@ import { trainT5 } from '../../settings/t5/run';
 import type { T5RunOverrides } from '../../settings/t5/config';
 import type { GlueSplitMode } from '../../datasets/glue/splits';
 import { interruptSignal } from '../interrupt';
+import { getMethod } from '../../routing/registry';
+import { checkAgainstReference, ignoredKeysLine, readT5ReferenceConfig } from '../../settings/t5/reference-config';
 
 function num(values: Record<string, unknown>, key: string): number | undefined {
   const v = values[key];
@@ -85,12 +87,16 @@ export const trainCommand: Command = {
     seed: { type: 'string', description: 'random seed (default 42)' },
     'run-dir': { type: 'string', description: 'run folder (default runs/<setting>-<profile>-<method>)' },
     resume: { type: 'boolean', description: 'continue from the run folder’s last checkpoint' },
+    'reference-config': {
+      type: 'string',
+      description: "t5: the reference's adapter configuration JSON (method, N, d, RTE→MNLI, loss weights, lr, warm-up, steps, batch, label smoothing, data seed); --method then optional",
+    },
   },
   async run({ values }) {
     const setting = (values.setting as string | undefined) ?? 'resnet';
     if (setting === 't5') return runT5(values);
     if (setting !== 'resnet') throw new Error(`option --setting: expected 'resnet' or 't5', got '${setting}'`);
-    for (const k of ['model', 'tokenizer', 'warmup', 'max-length', 'split-mode', 'max-eval-examples']) {
+    for (const k of ['model', 'tokenizer', 'warmup', 'max-length', 'split-mode', 'max-eval-examples', 'reference-config']) {
       if (values[k] !== undefined) throw new Error(`option --${k} applies to --setting t5; the ResNet setting takes --data, --weights, --image-size, --workers`);
     }
     const imageSize = num(values, 'image-size');
@@ -123,22 +129,63 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
     if (values[k] !== undefined) throw new Error(`option --${k} applies to --setting resnet; the T5 setting takes --model, --tokenizer, --data`);
   }
   const maxLength = num(values, 'max-length');
+  const rcFile = values['reference-config'] as string | undefined;
+  const rc = rcFile !== undefined ? readT5ReferenceConfig(rcFile) : undefined;
+  if (rc) {
+    if (values.method !== undefined && getMethod(values.method as string).name !== rc.method) {
+      throw new Error(`option --method ${String(values.method)} contradicts --reference-config ${rc.file} (routing_estimator: '${getMethod(rc.method).referenceName}', '${rc.method}'); drop one of them`);
+    }
+    checkAgainstReference(rc, [
+      { option: '--experts', value: num(values, 'experts'), file: rc.numExperts, key: 'num_adapters' },
+      { option: '--bottleneck', value: num(values, 'bottleneck'), file: rc.bottleneck, key: 'model_dim / reduction_factor' },
+      { option: '--lr', value: num(values, 'lr'), file: rc.train.lr, key: 'learning_rate' },
+      { option: '--steps', value: num(values, 'steps'), file: rc.train.maxSteps, key: 'max_steps' },
+      { option: '--batch-size', value: num(values, 'batch-size'), file: rc.train.batchSize, key: 'per_device_train_batch_size' },
+      { option: '--warmup', value: num(values, 'warmup'), file: rc.train.warmupSteps, key: 'warmup_steps' },
+      { option: '--eval-every', value: num(values, 'eval-every'), file: rc.train.evalEvery, key: 'eval_steps' },
+      { option: '--max-length', value: maxLength, file: rc.data.maxInputLength, key: 'max_source_length' },
+    ]);
+    const unsupported = Object.entries({ loadBalancing: rc.routing.loadBalancing, initScale: rc.routing.initScale !== undefined && rc.routing.initScale !== 0.01 ? rc.routing.initScale : undefined, baselineReduction: rc.routing.baselineReduction !== undefined && rc.routing.baselineReduction !== 8 ? rc.routing.baselineReduction : undefined }).filter(([, v]) => v);
+    if (unsupported.length) throw new Error(`--reference-config ${rc.file}: smear train does not take ${unsupported.map(([k, v]) => `${k} ${String(v)}`).join(', ')} from a reference file yet (use_load_balancing / router_init_scale / bl_reduction_factor); smear forward and smear step do`);
+    const line = ignoredKeysLine(rc);
+    if (line) process.stderr.write(`[smear] ${line}\n`);
+  }
+  const fromRc = <T>(v: T | undefined, k: string) => (v !== undefined ? { [k]: v } : {});
   const overrides: T5RunOverrides & { method: string } = {
-    ...commonOverrides(values),
+    ...commonOverrides({ ...values, ...(rc && values.method === undefined ? { method: rc.method } : {}) }),
+    ...(rc
+      ? {
+          numExperts: rc.numExperts,
+          bottleneck: rc.bottleneck,
+          ...fromRc(rc.routing.expertDropout, 'expertDropout'),
+          referenceConfig: { file: path.resolve(rc.file), notUsed: rc.notUsed, ignored: rc.unknown },
+          losses: {
+            ...fromRc(rc.losses.dselectWeight, 'dselectWeight'),
+            ...fromRc(rc.losses.skillLrRatio, 'skillLrRatio'),
+            ...(rc.losses.gumbel ? { gumbel: rc.losses.gumbel } : {}),
+            ...(rc.losses.reinforce ? { reinforce: rc.losses.reinforce } : {}),
+          } as T5RunOverrides['losses'],
+        }
+      : {}),
     data: {
+      ...(rc ? rc.data : {}),
       ...(values.data ? { root: path.resolve(values.data as string) } : {}),
       ...(maxLength !== undefined ? { maxInputLength: maxLength } : {}),
       ...(values['split-mode'] !== undefined ? { splitMode: values['split-mode'] as GlueSplitMode } : {}),
     },
     model: {
+      ...(rc ? { sameRteMnliInEncoder: rc.sameRteMnliInEncoder } : {}),
       ...(values.model ? { path: path.resolve(values.model as string) } : {}),
       ...(values.tokenizer ? { tokenizer: values.tokenizer === 'byte' ? 'byte' : path.resolve(values.tokenizer as string) } : {}),
     },
-    train: trainOverrides(values, [
+    train: {
+      ...(rc ? rc.train : {}),
+      ...trainOverrides(values, [
       ['warmupSteps', 'warmup'],
       ['maxValidExamples', 'max-eval-examples'],
       ['maxTestExamples', 'max-eval-examples'],
-    ]),
+      ]),
+    },
   };
   const r = await trainT5(overrides, { resume: !!values.resume, signal: interruptSignal() });
   const res = r.result;

@@ -30,7 +30,7 @@ import { hostValuesOf } from '../../backend/host-read';
 import { Rng } from '../../util/rng';
 import { RoutingBlock } from '../../routing/block';
 import { getMethod } from '../../routing/registry';
-import type { AuxLoss, RoutingBlockConfig, RoutingRecord } from '../../routing/types';
+import type { AuxLoss, DrawsForBlock, RoutingBlockConfig, RoutingRecord } from '../../routing/types';
 import { BatchNorm } from './batchnorm';
 import { routingReferenceName, routingReferenceShape } from '../../io/reference-names';
 
@@ -71,6 +71,8 @@ export interface ResNetContext {
   hashIds?: Int32Array;
   /** ST-Gumbel temperature. */
   temperature?: number;
+  /** Given routing draws per block (0..7), instead of drawing them from `rng` (`smear step`). */
+  draws?: DrawsForBlock;
 }
 
 export interface ResNetOutput {
@@ -142,6 +144,18 @@ interface StateEntry {
   set(t: tf.Tensor): void;
   /** Assign a counter from its host value (kind 'counter': BN's num_batches_tracked lives on the host). */
   setCount?(n: number): void;
+  /** The variable behind a float entry, and the layout change of a tensor shaped like it. */
+  variable?: tf.Variable;
+  toReference?(t: tf.Tensor): tf.Tensor;
+}
+
+/** A reference state-dict entry backed by one of our variables (for gradients under reference names). */
+export interface ReferenceLayoutEntry {
+  key: string;
+  shape: number[];
+  variable: tf.Variable;
+  /** Our layout → the reference's (a transpose or reshape) for a tensor shaped like `variable`. */
+  toReference(t: tf.Tensor): tf.Tensor;
 }
 
 
@@ -318,6 +332,7 @@ export class RoutedResNet {
           tags: ctx.domainIds,
           hash: hashCols?.[blk.index],
           temperature: ctx.temperature,
+          draws: ctx.draws?.(blk.index),
         });
         records.push(out.record);
         aux.push(...out.aux);
@@ -414,6 +429,8 @@ export class RoutedResNet {
       kind: 'float',
       get: () => tf.clone(v),
       set: (t) => v.assign(t),
+      variable: v,
+      toReference: (t) => tf.clone(t),
     });
     return [
       vec('weight', bn.weight),
@@ -442,6 +459,8 @@ export class RoutedResNet {
       kind: 'float',
       get: () => tf.transpose(conv.weight, [3, 2, 0, 1]), // HWIO → OIHW
       set: (t) => conv.weight.assign(tf.transpose(t, [2, 3, 1, 0])), // OIHW → HWIO
+      variable: conv.weight,
+      toReference: (t) => tf.transpose(t, [3, 2, 0, 1]),
     };
   }
 
@@ -473,6 +492,8 @@ export class RoutedResNet {
           kind: 'float',
           get: () => tf.reshape(v, shape),
           set: (t) => v.assign(tf.reshape(t, ours)),
+          variable: v,
+          toReference: (t) => tf.reshape(t, shape),
         });
       }
       out.push(...this.bnEntries(`${base}.pre_batch_norm`, blk.preNorm));
@@ -484,6 +505,8 @@ export class RoutedResNet {
       kind: 'float',
       get: () => tf.transpose(this.classifierWeight),
       set: (t) => this.classifierWeight.assign(tf.transpose(t)),
+      variable: this.classifierWeight,
+      toReference: (t) => tf.transpose(t),
     });
     out.push({
       key: 'classification_layer.bias',
@@ -491,8 +514,17 @@ export class RoutedResNet {
       kind: 'float',
       get: () => tf.clone(this.classifierBias),
       set: (t) => this.classifierBias.assign(t),
+      variable: this.classifierBias,
+      toReference: (t) => tf.clone(t),
     });
     return out;
+  }
+
+  /** Every float state-dict entry with the variable behind it and its layout change (module order). */
+  referenceLayout(): ReferenceLayoutEntry[] {
+    return this.entries()
+      .filter((e) => e.variable && e.toReference)
+      .map((e) => ({ key: e.key, shape: [...e.shape], variable: e.variable!, toReference: e.toReference! }));
   }
 
   /** The reference state-dict keys with their PyTorch shapes, in module order. */

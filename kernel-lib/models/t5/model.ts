@@ -432,7 +432,7 @@ export class RoutedT5 {
 
   private checkCtx(ctx: T5Context, what: string): void {
     if (ctx == null || typeof ctx.training !== 'boolean') throw new Error(`${what}: ctx.training (boolean) is required`);
-    if (ctx.training && this.config.dropoutRate > 0 && !ctx.rng) {
+    if (ctx.training && this.config.dropoutRate > 0 && !ctx.disableDropout && !ctx.rng) {
       throw new Error(`${what}: ctx.rng is required in training (dropout ${this.config.dropoutRate}); pass { training: true, rng: new Rng(seed) }`);
     }
   }
@@ -503,6 +503,7 @@ export class RoutedT5 {
       hash: p.prep.hashCols?.[s.index],
       routerInput: p.routerInput,
       mask: p.mask,
+      draws: p.ctx.draws?.(s.index),
     });
     return { h: tf.add(h, dropout(out.y, p.drop)) as tf.Tensor3D, record: out.record, aux: out.aux };
   }
@@ -529,7 +530,7 @@ export class RoutedT5 {
 
   private encodePrepared(prep: Prepared, ctx: T5Context): T5EncoderOutput {
     const cfg = this.config;
-    const drop: Drop = { training: ctx.training, rate: cfg.dropoutRate, rng: ctx.rng };
+    const drop: Drop = { training: ctx.training, rate: ctx.disableDropout ? 0 : cfg.dropoutRate, rng: ctx.rng };
     const { b } = prep;
     const s = prep.ids.cols;
     const ids = tf.tensor2d(prep.ids.data, [b, s], 'int32');
@@ -583,7 +584,7 @@ export class RoutedT5 {
   /** Decoder over a full prefix (teacher forcing). */
   private decodeFull(prep: Prepared, dec: Ids2D, enc: T5EncoderOutput, ctx: T5Context): T5Output {
     const cfg = this.config;
-    const drop: Drop = { training: ctx.training, rate: cfg.dropoutRate, rng: ctx.rng };
+    const drop: Drop = { training: ctx.training, rate: ctx.disableDropout ? 0 : cfg.dropoutRate, rng: ctx.rng };
     const { b } = prep;
     const s = prep.ids.cols;
     const t = dec.cols;

@@ -4,7 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { RoutingBlock } from '../../routing/block';
-import type { AuxLoss, RoutingBlockConfig, RoutingRecord } from '../../routing/types';
+import type { AuxLoss, DrawsForBlock, RoutingBlockConfig, RoutingRecord } from '../../routing/types';
 import type { T5Config } from './config';
 import type { Rng } from '../../util/rng';
 
@@ -81,6 +81,10 @@ export interface T5Context {
   rng?: Rng;
   /** ST-Gumbel temperature. */
   temperature?: number;
+  /** Training without the backbone's dropout (`smear step`). Default false. */
+  disableDropout?: boolean;
+  /** Given routing draws per routing block (router order), instead of drawing them from `rng`. */
+  draws?: DrawsForBlock;
 }
 
 export interface T5Output {

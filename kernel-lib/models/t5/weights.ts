@@ -32,7 +32,7 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { hostValuesOf } from '../../backend/host-read';
-import { readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../../io/safetensors';
+import { firstNonFinite, readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../../io/safetensors';
 import { fromHuggingFaceConfig, toHuggingFaceConfig, type T5Config } from './config';
 import { CROSS_TABLE_KEY, RoutedT5, type AttentionWeights, type FfWeights, type RoutedT5Options, type T5RoutingConfig, type T5Sublayer } from './model';
 import { routingReferenceName, routingReferenceShape } from '../../io/reference-names';
@@ -48,6 +48,10 @@ export interface T5StateEntry {
   kind: 'backbone' | 'norm' | 'routing';
   get(): tf.Tensor;
   set(t: tf.Tensor): void;
+  /** The variable behind the entry. */
+  variable: tf.Variable;
+  /** Our layout → the checkpoint's (a transpose or reshape) for a tensor shaped like `variable` (e.g. its gradient). */
+  toReference(t: tf.Tensor): tf.Tensor;
 }
 
 const EMBED_ALIASES = ['shared.weight', 'encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'];
@@ -75,11 +79,13 @@ function linearEntry(key: string, v: tf.Variable): T5StateEntry {
     kind: 'backbone',
     get: () => tf.transpose(v),
     set: (t) => v.assign(tf.transpose(t)),
+    variable: v,
+    toReference: (t) => tf.transpose(t),
   };
 }
 
 function plainEntry(key: string, v: tf.Variable, kind: T5StateEntry['kind']): T5StateEntry {
-  return { key, shape: [...v.shape], kind, get: () => tf.clone(v), set: (t) => v.assign(t) };
+  return { key, shape: [...v.shape], kind, get: () => tf.clone(v), set: (t) => v.assign(t), variable: v, toReference: (t) => tf.clone(t) };
 }
 
 function attnEntries(prefix: string, a: AttentionWeights): T5StateEntry[] {
@@ -103,6 +109,8 @@ function sublayerEntries(model: RoutedT5, s: T5Sublayer): T5StateEntry[] {
       kind: 'routing',
       get: () => tf.reshape(v, shape),
       set: (t) => v.assign(tf.reshape(t, ours)),
+      variable: v,
+      toReference: (t) => tf.reshape(t, shape),
     });
   }
   return out;
@@ -139,6 +147,8 @@ export function t5StateEntries(model: RoutedT5): T5StateEntry[] {
     kind: 'backbone',
     get: () => tf.transpose(model.lmHead),
     set: (t) => model.lmHead.assign(tf.transpose(t)),
+    variable: model.lmHead,
+    toReference: (t) => tf.transpose(t),
   });
   return out;
 }
@@ -334,6 +344,8 @@ export interface LoadRoutedT5Options extends Partial<Omit<RoutedT5Options, 'rout
   routing?: Partial<T5RoutingConfig>;
   /** See LoadT5Options.strict. Default true. */
   strict?: boolean;
+  /** Refuse a checkpoint holding NaN or ±Inf, naming the tensor (checked on the host arrays). Default false. */
+  rejectNonFinite?: boolean;
 }
 
 function parseMeta<T>(meta: Record<string, string>, key: string, file: string): T | undefined {
@@ -353,6 +365,10 @@ function parseMeta<T>(meta: Record<string, string>, key: string, file: string): 
  */
 export async function loadRoutedT5(p: string, opts: LoadRoutedT5Options = {}): Promise<RoutedT5> {
   const ckpt = await readT5Checkpoint(p);
+  if (opts.rejectNonFinite) {
+    const bad = firstNonFinite(ckpt.tensors as Map<string, { data: ArrayLike<number>; shape: number[] }>);
+    if (bad) throw new Error(`T5 checkpoint ${ckpt.file}: tensor '${bad.key}' ${shapeStr(bad.shape)} holds ${bad.value} at flat index ${bad.index}: the weights are not finite`);
+  }
   const metaRouting = parseMeta<T5RoutingConfig>(ckpt.metadata, 'smear.routing', ckpt.file);
   const metaOptions = parseMeta<Partial<RoutedT5Options>>(ckpt.metadata, 'smear.options', ckpt.file) ?? {};
   const metaConfig = parseMeta<T5Config>(ckpt.metadata, 'smear.config', ckpt.file);
@@ -380,7 +396,7 @@ export async function loadRoutedT5(p: string, opts: LoadRoutedT5Options = {}): P
   }
   const modelOpts: RoutedT5Options = {
     ...metaOptions,
-    ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && !['config', 'routing', 'strict'].includes(k))),
+    ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && !['config', 'routing', 'strict', 'rejectNonFinite'].includes(k))),
     config,
     routing: routing as T5RoutingConfig,
     backboneInit: 'zeros',

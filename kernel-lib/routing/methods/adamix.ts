@@ -25,6 +25,8 @@ export const adamix: RoutingMethod = {
     { name: 'consistency', scope: 'model', description: 'symmetric KL between two stochastic passes, weight 1 (adamixConsistency)' },
   ],
   defaultExpertDropout: 0,
+  trainingDraws: ['adamixDown', 'adamixUp'],
+  trainingPasses: 2,
   configurations: [{ label: 'AdaMix', description: 'random experts in training, uniform merge at test', resolve: SAME_SIZE }],
   description: 'random down/up experts in training (two passes, consistency loss); uniform merge at test',
   mix(x, _v, ctx, { config, experts }) {
@@ -38,10 +40,11 @@ export const adamix: RoutingMethod = {
       );
       return { mixture, record: {}, aux: [] };
     }
-    const rng = requireRng(ctx.rng, 'AdaMix random experts');
     const b = x.shape[0];
-    const down = tf.tensor1d(rng.uniformInt(b, n), 'int32'); // [B]
-    const up = tf.tensor1d(rng.uniformInt(b, n), 'int32'); // [B]
+    const given = ctx.draws;
+    const draw = () => requireRng(ctx.rng, 'AdaMix random experts').uniformInt(b, n);
+    const down = tf.tensor1d(given?.adamixDown ?? draw(), 'int32'); // [B]
+    const up = tf.tensor1d(given?.adamixUp ?? draw(), 'int32'); // [B]
     const mixture = experts.applyMerged(x, experts.merge(oneHotF(down, n), oneHotF(up, n)));
     return { mixture, record: { index: down, upIndex: up }, aux: [] };
   },

@@ -36,6 +36,7 @@ export const reinforce: RoutingMethod = {
     { name: 'value', scope: 'model', description: 'γ·mean Huber(ℓ − baseline), γ = 0.01 (reinforceLosses)' },
   ],
   defaultExpertDropout: 0,
+  trainingDraws: ['action'],
   configurations: [{ label: 'REINFORCE', description: 'score-function gradient with a learned linear baseline', resolve: SAME_SIZE }],
   description: 'sample an expert; train the router with REINFORCE and a learned baseline',
   createParams(cfg, rng) {
@@ -61,12 +62,17 @@ export const reinforce: RoutingMethod = {
       return { mixture: experts.applyMerged(x, experts.merge(oh)), record: { probs, logits, index, weights: oh }, aux: [] };
     }
     const [b] = probs.shape;
-    const u = tf.tensor2d(requireRng(ctx.rng, 'REINFORCE sampling').uniform(b), [b, 1]); // [B,1]
-    // Inverse CDF of softmax(logits) (Categorical(logits=…) in the reference): a = #{n : cumsum_n ≤ u}.
-    // (1 − step(cdf − u)) = 1[cdf ≤ u]; built from ops with (zero) gradients so the tape can pass through.
-    const cdf = tf.cumsum(tf.softmax(stopGradient(logits)), 1); // [B,N]
-    const count = tf.sum(tf.sub(1, tf.step(tf.sub(cdf, u))), 1); // [B]
-    const index = tf.cast(tf.minimum(count, n - 1), 'int32') as tf.Tensor1D; // [B]
+    let index: tf.Tensor1D;
+    if (ctx.draws?.action) {
+      index = tf.tensor1d(ctx.draws.action, 'int32'); // given samples (smear step)
+    } else {
+      const u = tf.tensor2d(requireRng(ctx.rng, 'REINFORCE sampling').uniform(b), [b, 1]); // [B,1]
+      // Inverse CDF of softmax(logits) (Categorical(logits=…) in the reference): a = #{n : cumsum_n ≤ u}.
+      // (1 − step(cdf − u)) = 1[cdf ≤ u]; built from ops with (zero) gradients so the tape can pass through.
+      const cdf = tf.cumsum(tf.softmax(stopGradient(logits)), 1); // [B,N]
+      const count = tf.sum(tf.sub(1, tf.step(tf.sub(cdf, u))), 1); // [B]
+      index = tf.cast(tf.minimum(count, n - 1), 'int32') as tf.Tensor1D; // [B]
+    }
     const oh = oneHotF(index, n); // [B,N]
     const mixture = experts.applyMerged(x, experts.merge(oh)); // f_a(x)
     const logProbAction = tf.log(tf.add(rowDot(probs, oh), 1e-20)) as tf.Tensor1D; // [B]

@@ -27,6 +27,7 @@ export const skills: RoutingMethod = {
   needsTags: true,
   auxLosses: [],
   defaultExpertDropout: 0,
+  trainingDraws: ['skillsUniform'],
   configurations: [{ label: 'Latent Skills', description: 'learned task-to-skill matrix, merged experts', resolve: SAME_SIZE }],
   description: 'learned per-task soft allocation of experts (relaxed Bernoulli), merged',
   lrScale: { 'skills.logits': 10 },
@@ -43,7 +44,7 @@ export const skills: RoutingMethod = {
     const logits = own['skills.logits']; // [T,N]
     let alloc: tf.Tensor2D; // A [T,N]
     if (ctx.training) {
-      const u = requireRng(ctx.rng, 'skills relaxed Bernoulli').uniform(t * n);
+      const u = ctx.draws?.skillsUniform ? Float32Array.from(ctx.draws.skillsUniform) : requireRng(ctx.rng, 'skills relaxed Bernoulli').uniform(t * n);
       for (let i = 0; i < u.length; i++) u[i] = Math.min(Math.max(u[i], EPS32), 1 - EPS32);
       const ut = tf.tensor2d(u, [t, n]);
       const noise = tf.sub(tf.log(ut), tf.log1p(tf.neg(ut))); // logistic noise

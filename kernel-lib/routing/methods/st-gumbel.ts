@@ -25,6 +25,7 @@ export const stGumbel: RoutingMethod = {
   kind: 'index',
   usesRouter: true,
   auxLosses: [],
+  trainingDraws: ['gumbel'],
   defaultExpertDropout: 0,
   configurations: [{ label: 'ST-Gumbel', description: 'straight-through Gumbel-softmax, τ annealed 10 → 0.5', resolve: SAME_SIZE }],
   description: 'sample an expert with Gumbel noise; straight-through gradient',
@@ -38,8 +39,13 @@ export const stGumbel: RoutingMethod = {
       return { mixture, record: { probs, logits, index, weights: oh }, aux: [] };
     }
     const [b] = probs.shape;
-    const u = requireRng(ctx.rng, 'ST-Gumbel sampling').uniform(b * n); // [B·N]
-    const g = tf.tidy(() => tf.neg(tf.log(tf.add(tf.neg(tf.log(tf.add(tf.tensor2d(u, [b, n]), 1e-20))), 1e-20)))); // [B,N]
+    const given = ctx.draws?.gumbel; // [B·N] g itself (smear step)
+    const g = given
+      ? tf.tensor2d(given, [b, n])
+      : tf.tidy(() => {
+          const u = requireRng(ctx.rng, 'ST-Gumbel sampling').uniform(b * n); // [B·N]
+          return tf.neg(tf.log(tf.add(tf.neg(tf.log(tf.add(tf.tensor2d(u, [b, n]), 1e-20))), 1e-20)));
+        }); // [B,N]
     const y = tf.softmax(tf.div(tf.add(logits, g), ctx.temperature)) as tf.Tensor2D; // [B,N]
     const index = tf.argMax(stopGradient(y), 1) as tf.Tensor1D; // [B]
     const oh = oneHotF(index, n); // [B,N]

@@ -17,6 +17,7 @@ import { adamixConsistency } from '../../routing/methods/adamix';
 import { GumbelSchedule } from '../../routing/schedules';
 import { totalAuxLoss } from '../../routing/aux';
 import { getMethod } from '../../routing/registry';
+import type { DrawsForBlock, RoutingRecord, StepInjection } from '../../routing/types';
 import { RoutingStatsAccumulator, type RoutingReadPlan, type RoutingStats } from '../../analysis/routing-stats';
 import { packForRead, readPacked, type PackedRead } from '../../backend/host-read';
 import type { EvalResult, StepContext, TrainerTask } from '../../train/trainer';
@@ -50,19 +51,21 @@ export class ResNetTask implements TrainerTask<ResNetBatch> {
     return this.model.variables();
   }
 
-  private forward(batch: ResNetBatch, training: boolean, step = 0, rng?: StepContext['rng']) {
+  private forward(batch: ResNetBatch, training: boolean, step = 0, rng?: StepContext['rng'], draws?: DrawsForBlock) {
     return this.model.forward(batch.pixels, {
       training,
       rng,
       domainIds: batch.domains,
       hashIds: batch.hash,
       temperature: this.gumbel.temperatureAt(step),
+      ...(draws ? { draws } : {}),
     });
   }
 
-  loss(batch: ResNetBatch, ctx: StepContext): { loss: tf.Scalar; logs: Record<string, tf.Scalar> } {
+  /** The loss of a batch; `records` are the first pass's routing records (`smear step` writes them). */
+  loss(batch: ResNetBatch, ctx: StepContext & StepInjection): { loss: tf.Scalar; logs: Record<string, tf.Scalar>; records: RoutingRecord[] } {
     const k = this.cfg.data.numClasses;
-    const out = this.forward(batch, true, ctx.step, ctx.rng);
+    const out = this.forward(batch, true, ctx.step, ctx.rng, ctx.draws?.[0]);
     const logp = tf.logSoftmax(out.logits); // [B,K]
     const onehot = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), k); // [B,K]
     const perExample = tf.neg(tf.sum(tf.mul(onehot, logp), 1)) as tf.Tensor1D; // ℓ_b  [B]
@@ -77,13 +80,13 @@ export class ResNetTask implements TrainerTask<ResNetBatch> {
       loss = tf.add(loss, totalAuxLoss(terms)) as tf.Scalar;
     }
     if (method.name === 'adamix') {
-      const out2 = this.forward(batch, true, ctx.step, ctx.rng); // independent random experts
+      const out2 = this.forward(batch, true, ctx.step, ctx.rng, ctx.draws?.[1]); // independent random experts
       const consistency = adamixConsistency(logp, tf.logSoftmax(out2.logits), 'batchmean');
       logs.consistency = consistency;
       loss = tf.add(loss, consistency) as tf.Scalar;
     }
     if (out.aux.length) logs.aux = aux;
-    return { loss, logs };
+    return { loss, logs, records: out.records };
   }
 
   async evaluate(split: 'valid' | 'test'): Promise<EvalResult> {

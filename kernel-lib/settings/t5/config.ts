@@ -99,6 +99,8 @@ export interface T5RunConfig {
     reinforce: { policyWeight: number; entropyWeight: number; valueWeight: number };
   };
   runDir: string;
+  /** The reference adapter configuration file the run was configured from (`--reference-config`), when one was. */
+  referenceConfig?: { file: string; notUsed: string[]; ignored: string[] };
 }
 
 export type T5RunOverrides = Partial<Omit<T5RunConfig, 'data' | 'model' | 'train' | 'losses'>> & {
@@ -220,6 +222,7 @@ export function resolveT5RunConfig(overrides: T5RunOverrides & { method: string 
       reinforce: { ...base.losses.reinforce, ...overrides.losses?.reinforce },
     },
     runDir: overrides.runDir ?? defaultRunDir('t5', profile, m),
+    ...(overrides.referenceConfig ? { referenceConfig: overrides.referenceConfig } : {}),
   };
   // Tag routing with the README's RTE→MNLI sharing needs MNLI's expert (index 5) to exist.
   if (cfg.method !== 'tag') cfg.model.sameRteMnliInEncoder = false;

@@ -34,6 +34,7 @@ import { adamixConsistency } from '../../routing/methods/adamix';
 import { GumbelSchedule } from '../../routing/schedules';
 import { totalAuxLoss } from '../../routing/aux';
 import { getMethod } from '../../routing/registry';
+import type { RoutingRecord, StepInjection } from '../../routing/types';
 import { RoutingStatsAccumulator, type RoutingReadPlan, type RoutingStats } from '../../analysis/routing-stats';
 import { packForRead, readPacked, type PackedRead } from '../../backend/host-read';
 import { glueAverage, glueTaskMeanAverage, taskMetricsFromStrings, type GlueResults } from '../../metrics/glue';
@@ -115,9 +116,11 @@ export class T5Task implements TrainerTask<T5Batch> {
     this.step = ctx.step + 1;
   }
 
-  loss(batch: T5Batch, ctx: StepContext): { loss: tf.Scalar; logs: Record<string, tf.Scalar> } {
+  /** The loss of a batch; `records` are the first pass's routing records (`smear step` writes them). */
+  loss(batch: T5Batch, ctx: StepContext & StepInjection): { loss: tf.Scalar; logs: Record<string, tf.Scalar>; records: RoutingRecord[] } {
     const temperature = this.gumbel.temperatureAt(ctx.step);
-    const out = this.model.forward(batchInputs(batch), { training: true, rng: ctx.rng, temperature });
+    const extra = (pass: number) => ({ ...(ctx.draws?.[pass] ? { draws: ctx.draws[pass] } : {}), ...(ctx.disableDropout ? { disableDropout: true } : {}) });
+    const out = this.model.forward(batchInputs(batch), { training: true, rng: ctx.rng, temperature, ...extra(0) });
     const ls = labelSmoothedLoss(out.logits, batch.labels, this.cfg.train.labelSmoothing);
     const aux = totalAuxLoss(out.aux);
     let loss = tf.add(ls.loss, aux) as tf.Scalar;
@@ -130,7 +133,7 @@ export class T5Task implements TrainerTask<T5Batch> {
     }
     if (method === 'adamix') {
       // Second pass: independent random experts (and dropout masks), same batch.
-      const out2 = this.model.forward(batchInputs(batch), { training: true, rng: ctx.rng, temperature });
+      const out2 = this.model.forward(batchInputs(batch), { training: true, rng: ctx.rng, temperature, ...extra(1) });
       const v = out.logits.shape[2];
       const rows = batch.batchSize * batch.tgtLen;
       const consistency = adamixConsistency(tf.reshape(ls.logp, [rows, v]), tf.reshape(tf.logSoftmax(out2.logits), [rows, v]), 'mean');
@@ -138,7 +141,7 @@ export class T5Task implements TrainerTask<T5Batch> {
       loss = tf.add(loss, consistency) as tf.Scalar;
     }
     if (out.aux.length) logs.aux = aux;
-    return { loss, logs };
+    return { loss, logs, records: out.records };
   }
 
   async evaluate(split: 'valid' | 'test'): Promise<EvalResult> {
