@@ -58,9 +58,9 @@ export const trainCommand: Command = {
   summary: 'train and test one routing method (ResNet-DomainNet or T5-GLUE)',
   usage:
     'smear train --setting resnet --method <name> [--profile mini|paper] [--data <DomainNet root>] [--weights <resnet18.safetensors>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--seed N] [--run-dir DIR] [--resume]\n' +
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--seed N] [--run-dir DIR] [--resume | --fresh]\n' +
     '       smear train --setting t5 --method <name> [--profile mini|paper] [--data <GLUE folder>] [--model <HF T5 folder>] [--tokenizer <spiece.model|tokenizer.json|folder|byte>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--split-mode reference|spec] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume]',
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--split-mode reference|spec] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume | --fresh]',
   options: {
     setting: { type: 'string', description: "'resnet' (or 't5')" },
     method: { type: 'string', description: 'routing method, friendly or reference name (see smear methods)' },
@@ -84,7 +84,8 @@ export const trainCommand: Command = {
     workers: { type: 'string', description: 'image decoding threads' },
     seed: { type: 'string', description: 'random seed (default 42)' },
     'run-dir': { type: 'string', description: 'run folder (default runs/<setting>-<profile>-<method>)' },
-    resume: { type: 'boolean', description: 'continue from the run folder’s last checkpoint' },
+    resume: { type: 'boolean', description: 'continue the run folder’s run from its last checkpoint (with a larger --steps: train a finished run longer)' },
+    fresh: { type: 'boolean', description: 'start over in a run folder that holds a run: the old folder is moved aside to <dir>.old-<timestamp>, never deleted' },
   },
   async run({ values }) {
     const setting = (values.setting as string | undefined) ?? 'resnet';
@@ -104,7 +105,7 @@ export const trainCommand: Command = {
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
       train: trainOverrides(values, []),
     };
-    const r = await trainResNet(overrides, { resume: !!values.resume, signal: interruptSignal() });
+    const r = await trainResNet(overrides, { resume: !!values.resume, fresh: !!values.fresh, signal: interruptSignal() });
     const res = r.result;
     const code = stopped(res, r.config.runDir);
     if (code !== null) return code;
@@ -140,7 +141,7 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
       ['maxTestExamples', 'max-eval-examples'],
     ]),
   };
-  const r = await trainT5(overrides, { resume: !!values.resume, signal: interruptSignal() });
+  const r = await trainT5(overrides, { resume: !!values.resume, fresh: !!values.fresh, signal: interruptSignal() });
   const res = r.result;
   const code = stopped(res, r.config.runDir);
   if (code !== null) return code;

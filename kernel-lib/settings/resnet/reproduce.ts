@@ -12,7 +12,7 @@ import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stat
 import { REPO_ROOT, configDifferences, resolveResNetConfig, type Profile, type ResNetRunConfig, type ResNetRunOverrides } from './config';
 import { prepareMini, trainResNet } from './run';
 import { initBackend } from '../../backend';
-import { resolveWorkers, trainPlans, type RunPlan } from '../workers';
+import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
@@ -99,7 +99,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
     'resnet',
     plans,
     workers,
-    async (plan) => (await trainResNet(plan.overrides, { progress: opts.progress, signal: opts.signal, resume: plan.same })).result.status,
+    async (plan) => (await trainResNet(plan.overrides, { progress: opts.progress, signal: opts.signal, ...runFolderMode(plan) })).result.status,
     opts.signal,
   );
   const rows: ReproductionRow[] = [];

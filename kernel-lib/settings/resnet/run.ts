@@ -20,9 +20,18 @@ import { EvalBatches, TrainBatches } from './data';
 import { ResNetTask } from './task';
 import { ensureMiniBackbone } from './pretrain';
 import { readJsonObject } from '../../util/json';
+import { checkResumeConfiguration } from '../common';
+import { checkRunFolder, prepareRunFolder, reportPrepared } from '../../train/run-folder';
 
 export interface RunOptions {
-  resume?: boolean;
+  /**
+   * Continue the run in the run folder (refused when there is none); 'if-any' (the
+   * reproductions): continue one that is there, else start. Without it (and without
+   * `fresh`), a run folder that already holds a run is refused, naming what is there.
+   */
+  resume?: boolean | 'if-any';
+  /** Move a run already in the run folder aside (`<dir>.old-<timestamp>`) and start over. */
+  fresh?: boolean;
   signal?: AbortSignal;
   progress?: ProgressOptions;
 }
@@ -32,6 +41,16 @@ export interface ResNetRunResult {
   result: TrainResult;
   trainableParameters: number;
   routing?: RoutingStats;
+}
+
+/**
+ * The schedule fields of a ResNet run whose values depend on its step count
+ * (train.maxSteps), which forbid extending a finished run with `--resume --steps N`:
+ * none — the learning rate is constant and the ST-Gumbel anneal counts steps
+ * (losses.gumbel.period), not a fraction of the run.
+ */
+export function stepCountFields(_cfg: ResNetRunConfig): string[] {
+  return [];
 }
 
 /** Make sure the mini data set and backbone exist (generated on first use). */
@@ -48,18 +67,12 @@ export async function prepareMini(cfg: ResNetRunConfig, quiet = false): Promise<
 
 export async function trainResNet(overrides: ResNetRunOverrides & { method: string }, opts: RunOptions = {}): Promise<ResNetRunResult> {
   let cfg = resolveResNetConfig(overrides);
+  // Before anything is prepared: a folder holding a run is refused unless resumed or moved aside.
+  const folder = checkRunFolder(cfg.runDir, { resume: opts.resume, fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepCountFields: stepCountFields(cfg) });
   const backend = await initBackend();
   if (cfg.profile === 'mini') cfg = await prepareMini(cfg, opts.progress?.mode === 'none');
   const savedConfig = path.join(cfg.runDir, 'config.json');
-  if (opts.resume && fs.existsSync(savedConfig)) {
-    const diff = configDifferences(readJsonObject(savedConfig), cfg);
-    if (diff.length) {
-      throw new Error(
-        `--resume: ${savedConfig} was written with a different configuration (${diff.join(', ')}); ` +
-          'resume with the same options, or choose another --run-dir',
-      );
-    }
-  }
+  if (folder.resume && fs.existsSync(savedConfig)) checkResumeConfiguration(savedConfig, readJsonObject(savedConfig), cfg, configDifferences);
   const { numClasses } = cfg.data;
   const train = loadDomainNetSplit(cfg.data.root, 'train', { numClasses });
   const valid = loadDomainNetSplit(cfg.data.root, 'valid', { numClasses });
@@ -98,6 +111,7 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
       cropScale: cfg.data.cropScale,
     });
     const trainableParameters = model.parameterCount('trainable');
+    reportPrepared(prepareRunFolder(folder));
     const result = await new Trainer(task, batches, {
       runDir: cfg.runDir,
       maxSteps: cfg.train.maxSteps,
@@ -105,7 +119,7 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
       logEvery: cfg.train.logEvery,
       optimizer: { kind: 'adam', lr: cfg.train.lr, clipNorm: cfg.train.clipNorm },
       seed: cfg.train.seed,
-      resume: opts.resume,
+      resume: folder.resume,
       signal: opts.signal,
       progress: { label: `${cfg.method}${cfg.configuration === cfg.method ? '' : ` (${cfg.configuration})`}`, ...opts.progress },
       config: { ...cfg, backend: { name: backend.name, package: backend.package, versions: backend.versions }, splits: { train: train.length, valid: valid.length, test: test.length }, trainableParameters },

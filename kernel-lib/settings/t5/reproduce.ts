@@ -16,7 +16,7 @@ import { REPO_ROOT, configDifferences, resolveT5RunConfig, type Profile, type T5
 import { prepareMiniT5, trainT5 } from './run';
 import { initBackend } from '../../backend';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
-import { resolveWorkers, trainPlans, type RunPlan } from '../workers';
+import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
 
 /** The default method set: every T5 routing method of the comparison plus both single-adapter baselines. */
@@ -114,7 +114,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
     't5',
     plans,
     workers,
-    async (plan) => (await trainT5(plan.overrides, { progress: opts.progress, signal: opts.signal, resume: plan.same })).result.status,
+    async (plan) => (await trainT5(plan.overrides, { progress: opts.progress, signal: opts.signal, ...runFolderMode(plan) })).result.status,
     opts.signal,
   );
   const rows: T5ReproductionRow[] = [];
