@@ -12,6 +12,7 @@ import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stat
 import { REPO_ROOT, configDifferences, resolveResNetConfig, type Profile, type ResNetRunConfig, type ResNetRunOverrides } from './config';
 import { prepareMini, trainResNet } from './run';
 import { initBackend } from '../../backend';
+import { divergedAt } from '../../analysis/runs';
 import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
@@ -85,6 +86,11 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
     const configFile = path.join(cfg.runDir, 'config.json');
     // A run folder made with this configuration: reuse it when finished, resume it when interrupted.
     const same = !opts.force && fs.existsSync(configFile) && configDifferences(readJsonObject(configFile), cfg).length === 0;
+    const diverged = same ? divergedAt(cfg.runDir) : undefined;
+    if (diverged !== undefined) {
+      // Resuming would diverge again at the same step (runs are deterministic).
+      throw new Error(`${methodLabel(spec)}: the run in ${cfg.runDir} diverged at step ${diverged} (its results.json says so); retrain it with --force (the folder is moved aside), with a lower learning rate`);
+    }
     const reused = same && fs.existsSync(path.join(cfg.runDir, 'results.json'));
     if (reused) process.stderr.write(`[smear] ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
     plans.push({ spec, overrides, cfg, runDir: cfg.runDir, steps: cfg.train.maxSteps, same, reused, completed: reused });
