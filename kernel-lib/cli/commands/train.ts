@@ -58,7 +58,7 @@ export const trainCommand: Command = {
   summary: 'train and test one routing method (ResNet-DomainNet or T5-GLUE)',
   usage:
     'smear train --setting resnet --method <name> [--profile mini|paper] [--data <DomainNet root>] [--weights <resnet18.safetensors>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--seed N] [--run-dir DIR] [--resume | --fresh]\n' +
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--skip-bad-eval-images] [--seed N] [--run-dir DIR] [--resume | --fresh]\n' +
     '       smear train --setting t5 --method <name> [--profile mini|paper] [--data <GLUE folder>] [--model <HF T5 folder>] [--tokenizer <spiece.model|tokenizer.json|folder|byte>] ' +
     '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--split-mode reference|spec] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume | --fresh]',
   options: {
@@ -82,6 +82,7 @@ export const trainCommand: Command = {
     lr: { type: 'string', description: 'Adam learning rate (paper 1e-3)' },
     'image-size': { type: 'string', description: 'crop size (paper 224)' },
     workers: { type: 'string', description: 'image decoding threads' },
+    'skip-bad-eval-images': { type: 'boolean', description: 'resnet: evaluate without validation/test images that cannot be read (counted and named in results.json, results.md, the log); default: such an image stops the run before training' },
     seed: { type: 'string', description: 'random seed (default 42)' },
     'run-dir': { type: 'string', description: 'run folder (default runs/<setting>-<profile>-<method>)' },
     resume: { type: 'boolean', description: 'continue the run folder’s run from its last checkpoint (with a larger --steps: train a finished run longer)' },
@@ -101,6 +102,7 @@ export const trainCommand: Command = {
         ...(values.data ? { root: path.resolve(values.data as string) } : {}),
         ...(imageSize !== undefined ? { imageSize, resize: Math.round((imageSize * 256) / 224) } : {}),
         ...(num(values, 'workers') !== undefined ? { workers: num(values, 'workers') } : {}),
+        ...(values['skip-bad-eval-images'] ? { skipBadEvalImages: true } : {}),
       },
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
       train: trainOverrides(values, []),
@@ -120,7 +122,7 @@ export const trainCommand: Command = {
 
 /** `smear train --setting t5`. */
 async function runT5(values: Record<string, unknown>): Promise<number> {
-  for (const k of ['weights', 'image-size', 'workers']) {
+  for (const k of ['weights', 'image-size', 'workers', 'skip-bad-eval-images']) {
     if (values[k] !== undefined) throw new Error(`option --${k} applies to --setting resnet; the T5 setting takes --model, --tokenizer, --data`);
   }
   const maxLength = num(values, 'max-length');

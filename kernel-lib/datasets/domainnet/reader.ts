@@ -64,8 +64,9 @@ export function loadDomainNetSplit(root: string, split: DomainNetSplit, opts: Lo
   const samples: DomainNetSample[] = [];
   for (const d of domains) {
     const domain = domainIndex(d);
-    for (const e of readList(splitListFile(absRoot, d, split), numClasses)) {
-      samples.push({ path: path.join(absRoot, e.relPath), relPath: e.relPath, label: e.label, domain });
+    const list = splitListFile(absRoot, d, split);
+    for (const e of readList(list, numClasses)) {
+      samples.push({ path: path.join(absRoot, e.relPath), relPath: e.relPath, label: e.label, domain, list, line: e.line });
     }
   }
   return samples;

@@ -17,6 +17,7 @@ import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../work
 import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
+import { formatSkip, type NamedSkip } from './data';
 
 /** The default method set (issue 3): every routing method, plus both single-adapter baselines. */
 export const RESNET_METHOD_SET: MethodSpec[] = [
@@ -46,6 +47,8 @@ export interface ReproductionRow {
   runDir: string;
   reused: boolean;
   routing?: RoutingStats;
+  /** results.json's skipped_images: unreadable images left out (training: skipped batches' images; valid/test: with --skip-bad-eval-images). */
+  skippedImages?: { train?: { images: number; skips?: number; list?: NamedSkip[] }; valid?: { images: number; list?: NamedSkip[] }; test?: { images: number; list?: NamedSkip[] } };
 }
 
 export interface ReproductionOptions {
@@ -125,6 +128,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
       trainableParameters: results.trainable_parameters,
       runDir: cfg.runDir,
       reused,
+      ...(results.skipped_images ? { skippedImages: results.skipped_images } : {}),
       routing: fs.existsSync(routingFile) ? namingFile(routingFile, () => loadRoutingStats(routingFile)) : undefined,
     });
   }
@@ -157,6 +161,7 @@ export function renderResults(rows: ReproductionRow[], profile: Profile, seconds
         `| ${r.label} | ${(100 * r.accuracy).toFixed(1)} | ${domains.map((d) => (100 * (r.perDomain[d] ?? NaN)).toFixed(1)).join(' | ')} | ${r.stepsPerSecond.toFixed(2)} | ${r.trainableParameters.toLocaleString('en-US')} |`,
     ),
     '',
+    ...skippedSection(rows),
     '## Routing (test set): average routing distribution per domain',
     '',
     'Rows: domains; columns: experts; each row sums to 1 (the paper’s Figure 3, as tables). Shown for the first and',
@@ -167,5 +172,22 @@ export function renderResults(rows: ReproductionRow[], profile: Profile, seconds
   return `${out.join('\n')}\n`;
 }
 
+
+/** The results.md section naming the images each run left out (empty when none was). */
+export function skippedSection(rows: ReproductionRow[]): string[] {
+  const any = rows.filter((r) => r.skippedImages && ['train', 'valid', 'test'].some((s) => (r.skippedImages as Record<string, { images: number } | undefined>)[s]?.images));
+  if (any.length === 0) return [];
+  const out = ['## Skipped images', '', 'Images that could not be read, by run and split (validation and test only with --skip-bad-eval-images; their accuracy is over the rest):', ''];
+  for (const r of any) {
+    const s = r.skippedImages!;
+    out.push(`- ${r.label}: training ${s.train?.images ?? 0}${s.train?.skips ? ` (${s.train.skips} skips)` : ''}, validation ${s.valid?.images ?? 0}, test ${s.test?.images ?? 0}`);
+    for (const [split, v] of [['training', s.train], ['validation', s.valid], ['test', s.test]] as const) {
+      for (const x of (v?.list ?? []).slice(0, 10)) out.push(`  - ${split}: \`${formatSkip(x)}\``);
+      if ((v?.list?.length ?? 0) > 10) out.push(`  - ${split}: … ${v!.list!.length - 10} more in ${path.join(r.runDir, 'results.json')}`);
+    }
+  }
+  out.push('');
+  return out;
+}
 
 export type { MethodSpec };

@@ -16,7 +16,7 @@ import { saveRoutingStats, type RoutingStats } from '../../analysis/routing-stat
 import { Trainer, type TrainResult } from '../../train/trainer';
 import type { ProgressOptions } from '../../train/progress';
 import { configDifferences, resolveResNetConfig, type ResNetRunConfig, type ResNetRunOverrides } from './config';
-import { EvalBatches, TrainBatches } from './data';
+import { EvalBatches, TrainBatches, formatSkip, unreadableEvalExamples, unreadableEvalError, type EvalSkipPolicy } from './data';
 import { ResNetTask } from './task';
 import { ensureMiniBackbone } from './pretrain';
 import { readJsonObject } from '../../util/json';
@@ -75,8 +75,22 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
   if (folder.resume && fs.existsSync(savedConfig)) checkResumeConfiguration(savedConfig, readJsonObject(savedConfig), cfg, configDifferences);
   const { numClasses } = cfg.data;
   const train = loadDomainNetSplit(cfg.data.root, 'train', { numClasses });
-  const valid = loadDomainNetSplit(cfg.data.root, 'valid', { numClasses });
-  const test = loadDomainNetSplit(cfg.data.root, 'test', { numClasses });
+  let valid = loadDomainNetSplit(cfg.data.root, 'valid', { numClasses });
+  let test = loadDomainNetSplit(cfg.data.root, 'test', { numClasses });
+  const evalOpts = { batchSize: cfg.train.evalBatchSize, size: cfg.data.imageSize, resize: cfg.data.resize, seed: cfg.train.seed, workers: cfg.data.workers, numExperts: cfg.numExperts };
+  // Evaluation sets are exact: every validation and test example is read once before training.
+  const bad = await unreadableEvalExamples([{ split: 'valid', samples: valid }, { split: 'test', samples: test }], evalOpts);
+  const evalSkips: Record<'valid' | 'test', EvalSkipPolicy> = { valid: { skip: !!cfg.data.skipBadEvalImages, skipped: new Map() }, test: { skip: !!cfg.data.skipBadEvalImages, skipped: new Map() } };
+  if (bad.length > 0) {
+    if (!cfg.data.skipBadEvalImages) throw unreadableEvalError(bad, 'nothing was trained');
+    const out = new Set(bad.map((b) => b.skip.path));
+    valid = valid.filter((s) => !out.has(s.path));
+    test = test.filter((s) => !out.has(s.path));
+    for (const b of bad) {
+      evalSkips[b.split].skipped.set(b.skip.path, b.skip);
+      process.stderr.write(`[smear] --skip-bad-eval-images: the ${b.split} set is used without ${formatSkip(b.skip)}\n`);
+    }
+  }
   const model = new RoutedResNet({
     numClasses,
     widths: cfg.model.widths,
@@ -100,8 +114,7 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
       const { tensors } = await readSafetensors(cfg.model.weights);
       model.loadTorchvision(tensors);
     }
-    const evalOpts = { batchSize: cfg.train.evalBatchSize, size: cfg.data.imageSize, resize: cfg.data.resize, seed: cfg.train.seed, workers: cfg.data.workers, numExperts: cfg.numExperts };
-    const task = new ResNetTask(model, cfg, { valid: () => new EvalBatches(valid, 'valid', evalOpts), test: () => new EvalBatches(test, 'test', evalOpts) }, [...DOMAINS]);
+    const task = new ResNetTask(model, cfg, { valid: () => new EvalBatches(valid, 'valid', evalOpts, evalSkips.valid), test: () => new EvalBatches(test, 'test', evalOpts, evalSkips.test) }, [...DOMAINS]);
     const batches = new TrainBatches(train, {
       batchSize: cfg.train.batchSize,
       size: cfg.data.imageSize,
@@ -112,6 +125,7 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
     });
     const trainableParameters = model.parameterCount('trainable');
     reportPrepared(prepareRunFolder(folder));
+    const startStep = folder.resume ? folder.state.checkpointStep ?? 0 : 0;
     const result = await new Trainer(task, batches, {
       runDir: cfg.runDir,
       maxSteps: cfg.train.maxSteps,
@@ -124,13 +138,18 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
       progress: { label: `${cfg.method}${cfg.configuration === cfg.method ? '' : ` (${cfg.configuration})`}`, ...opts.progress },
       config: { ...cfg, backend: { name: backend.name, package: backend.package, versions: backend.versions }, splits: { train: train.length, valid: valid.length, test: test.length }, trainableParameters },
     }).run();
-    if (batches.skippedImages > 0) process.stderr.write(`[smear] ${batches.skippedImages} unreadable training images were skipped\n`);
+    if (batches.skippedImages > 0) process.stderr.write(`[smear] ${batches.skipped.size} unreadable training images were skipped (${batches.skippedImages} times); results.json names them\n`);
+    const skippedImages = {
+      train: { images: batches.skipped.size, skips: batches.skippedImages, since_step: startStep, list: [...batches.skipped.values()] },
+      valid: { images: evalSkips.valid.skipped.size, list: [...evalSkips.valid.skipped.values()] },
+      test: { images: evalSkips.test.skipped.size, list: [...evalSkips.test.skipped.values()] },
+    };
     const routing = task.routing.test;
     if (routing) await saveRoutingStats(path.join(cfg.runDir, 'routing-test.json'), routing);
     if (result.status === 'completed') {
       const file = path.join(cfg.runDir, 'results.json');
       const results = readJsonObject(file);
-      await writeFileAtomic(file, `${JSON.stringify({ method: cfg.method, configuration: cfg.configuration, ...results, trainable_parameters: trainableParameters }, null, 2)}\n`);
+      await writeFileAtomic(file, `${JSON.stringify({ method: cfg.method, configuration: cfg.configuration, ...results, trainable_parameters: trainableParameters, skipped_images: skippedImages }, null, 2)}\n`);
     }
     return { config: cfg, result, trainableParameters, routing };
   } finally {
