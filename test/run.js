@@ -18,8 +18,11 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// Derived files (DomainNet folds of the tests' data sets) go to a cache of this run, removed at the end.
+const cache = process.env.SMEAR_CACHE_DIR ? null : fs.mkdtempSync(path.join(require('os').tmpdir(), 'smear-test-cache-'));
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
-  env: { ...process.env, SMEAR_QUIET: '1' },
+  env: { ...process.env, SMEAR_QUIET: '1', ...(cache ? { SMEAR_CACHE_DIR: cache } : {}) },
 });
+if (cache) fs.rmSync(cache, { recursive: true, force: true });
 process.exit(r.status === null ? 1 : r.status);
