@@ -65,15 +65,27 @@ export function runLabel(method: string, configuration: string): string {
   return (c === first.toLowerCase() || c === method.toLowerCase()) && method !== 'dense' ? method : `${method} (${configuration})`;
 }
 
-/** Whether `dir` holds a finished run (config.json and results.json). */
+/** The step a run folder's results.json says it diverged at (status 'diverged'), else undefined (also for an unreadable one). */
+export function divergedAt(dir: string): number | undefined {
+  try {
+    const r = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+    return r && r.status === 'diverged' ? Number(r.step) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `dir` holds a finished run (config.json and a results.json that does not say 'diverged'). */
 export function isFinishedRun(dir: string): boolean {
-  return fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'results.json'));
+  return fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'results.json')) && divergedAt(dir) === undefined;
 }
 
 /** Read a finished run folder. Throws with the reason when it is not one. */
 export function loadRun(dir: string): RunSummary {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs)) throw new Error(`${dir}: no such run folder`);
+  const diverged = divergedAt(abs);
+  if (diverged !== undefined) throw new Error(`${dir}: not a finished run: it diverged at step ${diverged} (results.json says so; train it again with a lower --lr and --fresh)`);
   if (!isFinishedRun(abs)) throw new Error(`${dir}: not a finished run (expected config.json and results.json; an interrupted run resumes with --resume)`);
   const config = readJson(path.join(abs, 'config.json'));
   const results = readJson(path.join(abs, 'results.json'));

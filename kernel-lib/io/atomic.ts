@@ -66,3 +66,44 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
     throw new Error(`writeFileAtomic ${file}: ${(e as Error).message}`);
   }
 }
+
+/** The temporary files `writeFileAtomic` makes: `.<name>.<pid>.<12 hex>.tmp`. */
+const TMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+function running(pid: number): boolean {
+  if (pid === process.pid) return false; // nothing of ours is being written when a run starts
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the partial temporary files of atomic writes killed mid-way (e.g. `kill -9`
+ * during a checkpoint write) in `dir`, leaving those of writers still running. Returns
+ * the files removed.
+ */
+export function removeStaleTmpFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fsSync.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TMP_NAME.exec(name);
+    if (!m || running(Number(m[1]))) continue;
+    const file = path.join(dir, name);
+    try {
+      if (!fsSync.statSync(file).isFile()) continue;
+      fsSync.rmSync(file);
+      removed.push(file);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return removed;
+}

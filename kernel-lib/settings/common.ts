@@ -77,11 +77,59 @@ export function defaultRunDir(setting: string, profile: Profile, m: ResolvedMeth
   return path.join(REPO_ROOT, 'runs', `${setting}-${profile}-${m.method.name}${m.isDefault ? '' : `-${slug(m.configuration)}`}`);
 }
 
-/** Top-level fields in which two configurations differ, after `normalize` drops what is recorded but not chosen. */
+/**
+ * Top-level fields in which two configurations differ, after `normalize` drops what is
+ * recorded but not chosen. The run folder's location (runDir) is never compared: a moved
+ * folder is the same run.
+ */
 export function topLevelDifferences(saved: Record<string, unknown>, now: Record<string, unknown>, normalize: (c: Record<string, unknown>) => Record<string, unknown>): string[] {
-  const a = normalize(saved);
-  const b = normalize(JSON.parse(JSON.stringify(now)) as Record<string, unknown>);
+  const drop = (c: Record<string, unknown>) => {
+    const { runDir: _r, ...rest } = normalize(c);
+    return rest;
+  };
+  const a = drop(saved);
+  const b = drop(JSON.parse(JSON.stringify(now)) as Record<string, unknown>);
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** For messages: each differing field of `keys` one level down, "train.lr: 0.003 (config.json) → 0.5 (now)". */
+export function differenceDetails(saved: Record<string, unknown>, now: Record<string, unknown>, keys: string[]): string[] {
+  const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
+  const out: string[] = [];
+  for (const k of keys) {
+    const a = saved[k];
+    const b = JSON.parse(JSON.stringify(now[k] ?? null)) as unknown;
+    const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+    if (isObj(a) && isObj(b)) {
+      for (const sub of new Set([...Object.keys(a), ...Object.keys(b)])) {
+        if (JSON.stringify(a[sub]) !== JSON.stringify(b[sub])) out.push(`${k}.${sub}: ${show(a[sub])} (config.json) → ${show(b[sub])} (now)`);
+      }
+    } else {
+      out.push(`${k}: ${show(a)} (config.json) → ${show(b)} (now)`);
+    }
+  }
+  return out.length > 8 ? [...out.slice(0, 8), `… ${out.length - 8} more`] : out;
+}
+
+/**
+ * The refusal to resume a run folder written with another configuration, naming the
+ * fields. `train.maxSteps` may differ (a longer run extends the folder's; checked by
+ * checkRunFolder), as may the folder's location.
+ */
+export function checkResumeConfiguration(
+  savedConfig: string,
+  saved: Record<string, any>,
+  cfg: { train: { maxSteps: number } } & object,
+  differences: (saved: Record<string, unknown>, cfg: any) => string[],
+): void {
+  const now = { ...cfg, train: { ...cfg.train, maxSteps: saved?.train?.maxSteps ?? cfg.train.maxSteps } };
+  const diff = differences(saved, now);
+  if (diff.length === 0) return;
+  throw new Error(
+    `--resume: ${savedConfig} was written with a different configuration (${diff.join(', ')}); ` +
+      `${differenceDetails(saved, now as unknown as Record<string, unknown>, diff).join('; ')}. ` +
+      'Resume with the same options, or start over with --fresh (the folder is moved aside), or choose another --run-dir',
+  );
 }
 
 /** One entry of a reproduction's method set. */

@@ -21,7 +21,7 @@ process.on('SIGINT', () => {
 const send = (m: WorkerReply) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
 
 async function train(m: Extract<WorkerRequest, { type: 'train' }>): Promise<string> {
-  const opts = { resume: m.resume, signal: controller.signal, progress: { mode: 'none' as const } };
+  const opts = { resume: m.resume, fresh: m.fresh, signal: controller.signal, progress: { mode: 'none' as const } };
   // Loaded on demand (require: this file runs as CommonJS through tsx): a worker pulls in only its own setting.
   if (m.setting === 'resnet') {
     const { trainResNet } = require('./resnet/run') as typeof import('./resnet/run');

@@ -25,15 +25,17 @@ export interface WorkerJob {
   label: string;
   /** The run's overrides as trainResNet / trainT5 take them, with its folder. */
   overrides: { method: string; runDir: string } & Record<string, unknown>;
-  /** Continue the folder's partial run. */
-  resume: boolean;
+  /** Continue the folder's partial run ('if-any': when there is one). */
+  resume: boolean | 'if-any';
+  /** Move a run of another configuration (or one --force retrains) aside first. */
+  fresh: boolean;
   steps: number;
   /** Set to true when the run ended with status 'completed'. */
   completed?: boolean;
 }
 
 /** Parent → child and child → parent messages of train-worker.ts. */
-export type WorkerRequest = { type: 'train'; setting: WorkerSetting; overrides: WorkerJob['overrides']; resume: boolean } | { type: 'abort' };
+export type WorkerRequest = { type: 'train'; setting: WorkerSetting; overrides: WorkerJob['overrides']; resume: boolean | 'if-any'; fresh: boolean } | { type: 'abort' };
 export type WorkerReply = { type: 'done'; status: string } | { type: 'error'; message: string; stack?: string };
 
 /**
@@ -84,7 +86,7 @@ export async function trainInWorkers(jobs: WorkerJob[], workers: number, signal?
         }
         resolve();
       });
-      child.send({ type: 'train', setting: job.setting, overrides: job.overrides, resume: job.resume } satisfies WorkerRequest);
+      child.send({ type: 'train', setting: job.setting, overrides: job.overrides, resume: job.resume, fresh: job.fresh } satisfies WorkerRequest);
     });
   const lane = async () => {
     while (queue.length && !failure && !signal?.aborted) await runOne(queue.shift()!);
@@ -109,6 +111,15 @@ export interface RunPlan<O> {
 }
 
 /**
+ * How a reproduction starts a run in its folder: a folder of the same configuration is
+ * continued (or started, when it holds no run yet); any other run there (another
+ * configuration, or --force) is moved aside as `<dir>.old-<timestamp>`, never deleted.
+ */
+export function runFolderMode(plan: { same: boolean }): { resume: 'if-any' | false; fresh: boolean } {
+  return plan.same ? { resume: 'if-any', fresh: false } : { resume: false, fresh: true };
+}
+
+/**
  * Train the plans not reused: in up to `workers` child processes, or (1 worker)
  * one after another through `trainHere`, stopping at the first run that does
  * not complete. Sets each plan's `completed`; returns the processes used.
@@ -126,7 +137,7 @@ export async function trainPlans<O>(
       setting,
       label: methodLabel(p.spec),
       overrides: { ...(p.overrides as Record<string, unknown>), method: p.overrides.method, runDir: p.runDir },
-      resume: p.same,
+      ...runFolderMode(p),
       steps: p.steps,
     }));
     await trainInWorkers(jobs, workers, signal);

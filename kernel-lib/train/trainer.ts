@@ -14,7 +14,12 @@
  *   metrics.jsonl          one JSON line per log step and per evaluation
  *   checkpoints/last.safetensors   model state + optimizer moments + step/rng (resume)
  *   checkpoints/best.safetensors   model state at the best validation score
- *   results.json           final validation and test metrics of the best checkpoint
+ *   results.json           final validation and test metrics of the best checkpoint, or
+ *                          {status: 'diverged', step, lr, last_checkpoint} for a run stopped by a non-finite loss
+ *
+ * Nothing in a run folder is deleted: a folder that already holds a run is
+ * refused unless the run is resumed (`resume`) or moved aside (`fresh`), see
+ * run-folder.ts.
  *
  * A resumed run (`resume: true`) continues from last.safetensors and ends
  * with the same metrics as an uninterrupted run with the same seed: the
@@ -32,6 +37,7 @@ import { writeFileAtomic } from '../io/atomic';
 import { parseJson, readJsonLines } from '../util/json';
 import { wasmMemoryError, webGpuError, webGpuFault } from '../backend';
 import { packForRead, readPacked, type PackedRead } from '../backend/host-read';
+import { openRunFolder } from './run-folder';
 
 export interface StepContext {
   /** 0-based index of the optimizer step being computed. */
@@ -79,8 +85,14 @@ export interface TrainerOptions {
   /** Learning rate at a 0-based step (default constant optimizer.lr). */
   lrSchedule?: (step: number) => number;
   seed: number;
-  /** Continue from checkpoints/last.safetensors when it exists. */
-  resume?: boolean;
+  /**
+   * Continue the run in `runDir` (from checkpoints/last.safetensors, or from step 0 when
+   * the run there wrote no checkpoint yet); refused when there is none. 'if-any': continue
+   * a run that is there, else start one. Without it, a folder holding a run is refused.
+   */
+  resume?: boolean | 'if-any';
+  /** Move a run already in `runDir` aside (`<runDir>.old-<timestamp>`) and start over. */
+  fresh?: boolean;
   /** Stop cooperatively (within one step), leaving a valid checkpoint. */
   signal?: AbortSignal;
   progress?: ProgressOptions;
@@ -99,12 +111,22 @@ export interface TrainResult {
   stepsPerSecond: number;
 }
 
-/** Thrown when the loss becomes NaN or Inf; the last good checkpoint is kept. */
+/** Thrown when the loss becomes NaN or Inf; the last good checkpoint is kept and results.json says 'diverged'. */
 export class TrainingDivergedError extends Error {
-  constructor(readonly step: number, readonly value: number, readonly checkpoint: string | null) {
+  constructor(
+    readonly step: number,
+    readonly value: number,
+    readonly checkpoint: string | null,
+    readonly lr?: number,
+    readonly checkpointStep?: number,
+    readonly quantity: 'loss' | 'gradient norm' = 'loss',
+  ) {
     super(
-      `training stopped: the loss is ${value} at step ${step}. ` +
-        (checkpoint ? `The last good checkpoint is ${checkpoint} (resume with --resume after lowering the learning rate).` : 'No checkpoint had been written yet.'),
+      `training stopped: the ${quantity} is ${value} at step ${step}${lr !== undefined ? ` (learning rate ${lr})` : ''}. ` +
+        (checkpoint
+          ? `The last good checkpoint is ${checkpoint}${checkpointStep !== undefined ? ` (step ${checkpointStep})` : ''}, kept. `
+          : 'No checkpoint had been written yet. ') +
+        'To train again with a lower learning rate: the same command with a smaller --lr and --fresh (the run folder is moved aside, not deleted).',
     );
     this.name = 'TrainingDivergedError';
   }
@@ -189,7 +211,8 @@ export class Trainer<B> {
 
   async run(): Promise<TrainResult> {
     const o = this.opts;
-    fs.mkdirSync(path.join(o.runDir, 'checkpoints'), { recursive: true });
+    // Refuses a folder holding a run unless resumed or moved aside (fresh); creates it; removes stale .tmp files.
+    const folder = openRunFolder(o.runDir, { resume: o.resume, fresh: o.fresh, maxSteps: o.maxSteps });
     if (o.config !== undefined) await writeFileAtomic(path.join(o.runDir, 'config.json'), `${JSON.stringify(o.config, null, 2)}\n`);
     const params = this.task.params();
     const optimizer = new Optimizer(params, o.optimizer);
@@ -198,17 +221,21 @@ export class Trainer<B> {
     const logEvery = o.logEvery ?? 50;
     let step = 0;
     let best: TrainResult['best'];
+    /** Step of the last checkpoint written or loaded (for the divergence message). */
+    let savedStep: number | undefined;
 
-    if (o.resume && fs.existsSync(this.lastCheckpoint)) {
+    if (folder.resume && fs.existsSync(this.lastCheckpoint)) {
       const meta = await this.loadState(this.lastCheckpoint, optimizer);
       step = Number(meta.step);
+      savedStep = step;
       rng.setState(parseJson<RngState>(meta.rng, `${this.lastCheckpoint} (metadata rng)`));
       best = meta.best ? parseJson<TrainResult['best']>(meta.best, `${this.lastCheckpoint} (metadata best)`) : undefined;
       await this.truncateMetrics(step);
       process.stderr.write(`[smear] resuming ${o.runDir} from step ${step}\n`);
-    } else {
-      for (const f of ['metrics.jsonl', 'results.json']) fs.rmSync(path.join(o.runDir, f), { force: true });
-      for (const f of [this.lastCheckpoint, this.bestCheckpoint]) fs.rmSync(f, { force: true });
+    } else if (folder.resume) {
+      // The run there stopped before its first checkpoint: its metric lines are recomputed from step 0.
+      await this.truncateMetrics(0);
+      process.stderr.write(`[smear] resuming ${o.runDir} from step 0 (the run there wrote no checkpoint yet)\n`);
     }
 
     const progress = new Progress(o.maxSteps, { label: path.basename(o.runDir), ...o.progress });
@@ -258,8 +285,12 @@ export class Trainer<B> {
       const fault = stopped(undefined);
       if (fault) throw fault;
       const [loss, ...rest] = p.keys.map((_, i) => arrays[i][0]);
-      if (!Number.isFinite(loss)) {
-        throw new TrainingDivergedError(p.step, loss, fs.existsSync(this.lastCheckpoint) ? this.lastCheckpoint : null);
+      // A finite loss with a non-finite gradient norm still makes the update non-finite.
+      const gradNorm = rest[rest.length - 1];
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        const kept = fs.existsSync(this.lastCheckpoint);
+        const [value, quantity] = Number.isFinite(loss) ? [gradNorm, 'gradient norm' as const] : [loss, 'loss' as const];
+        throw new TrainingDivergedError(p.step, value, kept ? this.lastCheckpoint : null, p.lr, kept ? savedStep : undefined, quantity);
       }
       lastLoss = loss;
       const done = p.step + 1;
@@ -327,12 +358,19 @@ export class Trainer<B> {
             await this.saveCheckpoint(this.bestCheckpoint, null, meta());
           }
           await this.saveCheckpoint(this.lastCheckpoint, optimizer, meta());
+          savedStep = step;
         }
       }
       await settle();
       if (status === 'aborted') {
         await this.saveCheckpoint(this.lastCheckpoint, optimizer, meta());
       }
+    } catch (e) {
+      if (e instanceof TrainingDivergedError) {
+        const diverged = { status: 'diverged', step: e.step, lr: e.lr ?? null, [e.quantity === 'loss' ? 'loss' : 'grad_norm']: String(e.value), last_checkpoint: e.checkpoint, last_checkpoint_step: e.checkpointStep ?? null };
+        await writeFileAtomic(path.join(o.runDir, 'results.json'), `${JSON.stringify(diverged, null, 2)}\n`);
+      }
+      throw e;
     } finally {
       if (pending) await pending.values.catch(() => undefined);
       progress.stop();

@@ -4,6 +4,7 @@
  * and torchvision-named ResNet18 weights in safetensors, both generated here.
  * (Steps, batch and image size are cut down so it finishes in seconds.)
  */
+import { foldCacheDir } from '../../kernel-lib/datasets/domainnet/fold-cache';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -72,8 +73,11 @@ test('smear train --profile paper starts training on DomainNet-format data with 
   assert.equal(config.bottleneck, 32);
   assert.equal(config.train.lr, 1e-3);
   assert.deepEqual(config.splits, { train: 30, valid: 6, test: 12 }, 'folds: 20% of each domain’s 6 training images');
-  // The folds were written next to the lists, as the reference does.
-  for (const d of DOMAINS) assert.ok(fs.existsSync(path.join(dir, 'DomainNet', `${d}_valid_fold.txt`)));
+  // Issue 12: the folds are made in the fold cache, not next to the lists (was: written next to the lists, as the reference does).
+  for (const d of DOMAINS) {
+    assert.ok(!fs.existsSync(path.join(dir, 'DomainNet', `${d}_valid_fold.txt`)), 'the dataset folder is not written');
+    assert.ok(fs.existsSync(path.join(foldCacheDir(path.join(dir, 'DomainNet')).dir, `${d}_valid_fold.txt`)));
+  }
   const results = JSON.parse(fs.readFileSync(path.join(runDir, 'results.json'), 'utf8'));
   assert.equal(results.test.examples, 12);
 });

@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { DOMAINS, NUM_CLASSES, listFiles } from '../../kernel-lib/datasets/domainnet/layout';
 import { parseListText, readList, writeList } from '../../kernel-lib/datasets/domainnet/lists';
 import { computeFolds, makeFolds, pythonReadlines } from '../../kernel-lib/datasets/domainnet/folds';
+import { foldCacheDir } from '../../kernel-lib/datasets/domainnet/fold-cache';
 import { loadDomainNetSplit } from '../../kernel-lib/datasets/domainnet/reader';
 import { checkDomainNet, formatCheckReport } from '../../kernel-lib/datasets/domainnet/check';
 import { dataCommand } from '../../kernel-lib/cli/commands/data';
@@ -323,7 +324,9 @@ describe('loadDomainNetSplit', () => {
 
   it('train/valid come from the fold files (made on first use), test from <domain>_test.txt', () => {
     const valid = loadDomainNetSplit(root, 'valid');
-    assert.ok(fs.existsSync(listFiles(root, 'real').validFold), 'fold files were made');
+    // Issue 12: the fold files are made in the fold cache, not in the dataset folder (was: in the dataset folder).
+    assert.ok(!fs.existsSync(listFiles(root, 'real').validFold), 'the dataset folder is not written');
+    assert.ok(fs.existsSync(foldCacheDir(root).dir), 'fold files were made in the cache');
     const train = loadDomainNetSplit(root, 'train');
     const test = loadDomainNetSplit(root, 'test');
     const total = DOMAINS.reduce((s, _, k) => s + nTrain(k), 0);
@@ -333,7 +336,7 @@ describe('loadDomainNetSplit', () => {
     // first validation sample = clipart's first shuffled line
     const i = PY_FOLDS.clipart.order[0];
     const relPath = trainLine('clipart', i).split(' ')[0];
-    assert.deepEqual(valid[0], { path: path.join(root, relPath), relPath, label: CLASSES[i % 3][1], domain: 0 });
+    assert.deepEqual(valid[0], { path: path.join(root, relPath), relPath, label: CLASSES[i % 3][1], domain: 0, list: path.join(foldCacheDir(root).dir, 'clipart_valid_fold.txt'), line: 1 });
     assert.deepEqual([...new Set(test.map((s) => s.domain))], [0, 1, 2, 3, 4, 5]);
     for (const s of [...train, ...valid, ...test]) {
       assert.ok(path.isAbsolute(s.path) && fs.existsSync(s.path), s.path);

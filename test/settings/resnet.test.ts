@@ -6,6 +6,7 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -31,6 +32,25 @@ function tiny(method: string, runDir: string, extra: Partial<ResNetRunOverrides[
     model: { widths: [8, 8, 8, 16], weights: backbone },
     train: { batchSize: 8, evalBatchSize: 16, maxSteps: 6, evalEvery: 3, logEvery: 1, ...extra },
   };
+}
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Every file and folder under `dir` with a hash of its bytes and its modification time. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const rel = path.relative(dir, p);
+      if (e.isDirectory()) {
+        out[`${rel}/`] = 'dir';
+        walk(p);
+      } else out[rel] = `${createHash('sha256').update(fs.readFileSync(p)).digest('hex').slice(0, 16)}@${fs.statSync(p).mtimeMs}`;
+    }
+  };
+  walk(dir);
+  return out;
 }
 
 function metrics(dir: string) {
@@ -134,6 +154,30 @@ describe('ResNet-DomainNet setting (tiny)', () => {
     assert.match(fs.readFileSync(third.resultsFile, 'utf8'), /2 training processes at once/);
   });
 
+  it('the reproduction moves a run it retrains aside (--force, or another configuration), never deletes it, and refuses a diverged one clearly', async () => {
+    const runs = tmp('runs-force-');
+    const methods = [{ method: 'tag' }];
+    const overrides = { ...tiny('tag', ''), runDir: undefined, numExperts: 6 } as ResNetRunOverrides;
+    const common = { methods, outDir: tmp('repro-force-'), overrides, progress: { mode: 'none' as const }, runDirFor: () => path.join(runs, 'tag') };
+    await reproduceResNet(common);
+    const first = snapshot(path.join(runs, 'tag'));
+    const forced = await reproduceResNet({ ...common, force: true });
+    assert.deepEqual(forced.rows.map((r) => r.reused), [false]);
+    const aside = fs.readdirSync(runs).filter((f) => f.startsWith('tag.old-'));
+    assert.equal(aside.length, 1);
+    assert.deepEqual(snapshot(path.join(runs, aside[0])), first, 'the retrained run is kept whole');
+    const longer = await reproduceResNet({ ...common, overrides: { ...overrides, train: { ...overrides.train, maxSteps: 7 } } });
+    assert.deepEqual(longer.rows.map((r) => r.reused), [false]);
+    assert.equal(fs.readdirSync(runs).filter((f) => f.startsWith('tag.old-')).length, 2);
+    fs.writeFileSync(path.join(runs, 'tag', 'results.json'), '{"status": "diverged", "step": 4, "lr": 0.003}\n');
+    const before = snapshot(runs);
+    await assert.rejects(
+      reproduceResNet({ ...common, overrides: { ...overrides, train: { ...overrides.train, maxSteps: 7 } } }),
+      /^Error: tag: the run in .*tag diverged at step 4 \(its results\.json says so\); retrain it with --force/,
+    );
+    assert.deepEqual(snapshot(runs), before);
+  });
+
   it('resuming with a different configuration is refused, naming the differences', async () => {
     const dir = tmp('cfg-');
     await trainResNet(tiny('smear', dir, { maxSteps: 2, evalEvery: 2 }), { progress: { mode: 'none' } });
@@ -141,6 +185,50 @@ describe('ResNet-DomainNet setting (tiny)', () => {
       trainResNet(tiny('smear', dir, { maxSteps: 2, evalEvery: 2, lr: 0.5 }), { resume: true, progress: { mode: 'none' } }),
       /--resume: .*config\.json was written with a different configuration \(train\)/,
     );
+    await assert.rejects(
+      trainResNet(tiny('smear', dir, { maxSteps: 2, evalEvery: 2, lr: 0.5 }), { resume: true, progress: { mode: 'none' } }),
+      /\(train\); train\.lr: 0\.003 \(config\.json\) → 0\.5 \(now\)\. Resume with the same options, or start over with --fresh/,
+    );
+  });
+
+  it('the same run again is refused and changes nothing; a moved finished run extends with --resume --steps 8 exactly like an 8-step run; --fresh moves the old run aside', async () => {
+    const quiet = { progress: { mode: 'none' as const } };
+    const parent = tmp('again-');
+    const dir = path.join(parent, 'run');
+    await trainResNet(tiny('smear', dir), quiet);
+    const before = snapshot(parent);
+    const runBefore = snapshot(dir);
+    await assert.rejects(trainResNet(tiny('smear', dir), quiet), new RegExp(`^Error: the run folder ${esc(dir)} already holds a run \\(6 of 6 steps done, finished \\(results\\.json\\)\\); nothing was changed\\. To continue it, add --resume`));
+    await assert.rejects(trainResNet(tiny('smear', path.join(parent, 'other')), { ...quiet, resume: true }), /^Error: --resume: there is nothing to resume in .*other \(no such folder\)/);
+    assert.deepEqual(snapshot(parent), before, 'nothing on disk changed');
+    // The folder moved elsewhere, then trained on to 8 steps: the metrics of an uninterrupted 8-step run.
+    const moved = path.join(tmp('moved-'), 'run');
+    fs.cpSync(dir, moved, { recursive: true });
+    const r = await trainResNet(tiny('smear', moved, { maxSteps: 8 }), { ...quiet, resume: true });
+    assert.equal(r.result.step, 8);
+    const full = tmp('full8-');
+    await trainResNet(tiny('smear', full, { maxSteps: 8 }), quiet);
+    assert.deepEqual(metrics(moved), metrics(full));
+    assert.equal(JSON.parse(fs.readFileSync(path.join(moved, 'results.step-6.json'), 'utf8')).steps, 6);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(moved, 'results.json'), 'utf8')).steps, 8);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(moved, 'config.json'), 'utf8')).runDir, moved);
+    // --fresh: the old folder is kept whole beside the new run.
+    await trainResNet(tiny('smear', dir), { ...quiet, fresh: true });
+    const aside = fs.readdirSync(parent).filter((f) => f.startsWith('run.old-'));
+    assert.equal(aside.length, 1);
+    assert.deepEqual(snapshot(path.join(parent, aside[0])), runBefore, 'the old run is intact');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')).steps, 6);
+  });
+
+  it('a diverging run (a huge --lr) stops at the step, naming the learning rate and the kept checkpoint; results.json says diverged', async () => {
+    const dir = tmp('diverge-');
+    await assert.rejects(
+      trainResNet(tiny('smear', dir, { lr: 1e12 }), { progress: { mode: 'none' } }),
+      /^TrainingDivergedError: training stopped: the loss is NaN at step 1 \(learning rate 1000000000000\)\. No checkpoint had been written yet\. To train again with a lower learning rate: the same command with a smaller --lr and --fresh/,
+    );
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+    assert.equal(results.status, 'diverged');
+    assert.deepEqual(results, { status: 'diverged', step: 1, lr: 1e12, loss: 'NaN', last_checkpoint: null, last_checkpoint_step: null });
   });
 
   it('tag routing with fewer experts than domains is refused clearly', async () => {

@@ -345,7 +345,12 @@ describe('T5-GLUE setting (tiny)', () => {
     await assert.rejects(trainT5({ ...tiny('smear', tmp('bad-')), model: { ...TINY, path: backbone, tokenizer: '/nonexistent/spiece.model' } }, { progress: { mode: 'none' } }), /option tokenizer: .*does not exist/);
     const resumed = tmp('resume-');
     await trainT5(tiny('smear', resumed, { maxSteps: 1, evalEvery: 1 }), { progress: { mode: 'none' } });
-    await assert.rejects(trainT5(tiny('smear', resumed, { maxSteps: 2, evalEvery: 1 }), { resume: true, progress: { mode: 'none' } }), /--resume: .*config.json was written with a different configuration \(train\)/);
+    // Issue 12: more steps extend a finished run (was refused as 'a different configuration (train)'); another learning rate is refused, named.
+    await assert.rejects(trainT5(tiny('smear', resumed, { maxSteps: 2, evalEvery: 1, lr: 0.5 }), { resume: true, progress: { mode: 'none' } }), /--resume: .*config.json was written with a different configuration \(train\); train\.lr: [\d.e-]+ \(config\.json\) → 0\.5 \(now\)/);
+    const extended = await trainT5(tiny('smear', resumed, { maxSteps: 2, evalEvery: 1 }), { resume: true, progress: { mode: 'none' } });
+    assert.equal(extended.result.step, 2);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(resumed, 'results.step-1.json'), 'utf8')).steps, 1);
+    await assert.rejects(trainT5(tiny('smear', resumed, { maxSteps: 2, evalEvery: 1 }), { progress: { mode: 'none' } }), /already holds a run \(2 of 2 steps done, finished \(results\.json\)\)/);
     const cli = spawnSync(process.execPath, [path.join(root, 'kernel-lib', 'cli', 'bin.js'), 'train', '--setting', 't5', '--method', 'smear', '--weights', 'x.safetensors'], { cwd: root, encoding: 'utf8' });
     assert.notEqual(cli.status, 0);
     assert.match(cli.stderr, /option --weights applies to --setting resnet/);

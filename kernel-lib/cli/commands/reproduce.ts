@@ -9,7 +9,7 @@ import { interruptSignal } from '../interrupt';
 export const reproduceCommand: Command = {
   name: 'reproduce',
   summary: 'train every method of the paper’s comparison and write results tables (the main job, `npm start`)',
-  usage: 'smear reproduce [--setting resnet|t5] [--profile mini|paper] [--data <root>] [--weights <file>] [--model <HF T5 folder>] [--methods a,b,…] [--steps N] [--workers N] [--force]',
+  usage: 'smear reproduce [--setting resnet|t5] [--profile mini|paper] [--data <root>] [--weights <file>] [--model <HF T5 folder>] [--methods a,b,…] [--steps N] [--workers N] [--skip-bad-eval-images] [--force]',
   options: {
     setting: { type: 'string', description: "'resnet' or 't5' (default: both, resnet then t5)" },
     model: { type: 'string', description: 't5: local Hugging Face T5 v1.1 folder (paper profile)' },
@@ -20,6 +20,7 @@ export const reproduceCommand: Command = {
     methods: { type: 'string', description: 'comma-separated method names (default: the whole set)' },
     steps: { type: 'string', description: 'training steps per method' },
     force: { type: 'boolean', description: 'retrain methods that already have results' },
+    'skip-bad-eval-images': { type: 'boolean', description: 'resnet: evaluate without validation/test images that cannot be read (counted and named in the results)' },
     workers: { type: 'string', description: 'methods trained at once, one process each (default: 2 on a machine with 2+ cores for the mini profile, else 1)' },
   },
   async run({ values }) {
@@ -74,6 +75,7 @@ function finish(signal: AbortSignal, lines: string[], resultsFile: string, runDi
 
 async function reproduceT5Command(values: Record<string, unknown>, signal: AbortSignal, explicit: boolean): Promise<number> {
   if (values.weights) throw new Error('option --weights applies to --setting resnet; the T5 setting takes --model and --tokenizer');
+  if (values['skip-bad-eval-images'] && explicit) throw new Error('option --skip-bad-eval-images applies to --setting resnet (DomainNet images)');
   const methods = pickMethods(values, T5_METHOD_SET, 'T5', explicit);
   if (methods === null) return 0;
   const c = common(values, signal);
@@ -101,7 +103,7 @@ async function reproduceResNetCommand(values: Record<string, unknown>, signal: A
     ...c.run,
     methods,
     overrides: {
-      data: c.data,
+      data: { ...c.data, ...(values['skip-bad-eval-images'] ? { skipBadEvalImages: true } : {}) },
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
       train: c.train,
     },

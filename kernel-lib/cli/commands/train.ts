@@ -60,9 +60,9 @@ export const trainCommand: Command = {
   summary: 'train and test one routing method (ResNet-DomainNet or T5-GLUE)',
   usage:
     'smear train --setting resnet --method <name> [--profile mini|paper] [--data <DomainNet root>] [--weights <resnet18.safetensors>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--seed N] [--run-dir DIR] [--resume]\n' +
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--skip-bad-eval-images] [--seed N] [--run-dir DIR] [--resume | --fresh]\n' +
     '       smear train --setting t5 --method <name> [--profile mini|paper] [--data <GLUE folder>] [--model <HF T5 folder>] [--tokenizer <spiece.model|tokenizer.json|folder|byte>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--split-mode reference|spec] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume]',
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--split-mode reference|spec] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume | --fresh]',
   options: {
     setting: { type: 'string', description: "'resnet' (or 't5')" },
     method: { type: 'string', description: 'routing method, friendly or reference name (see smear methods)' },
@@ -84,9 +84,11 @@ export const trainCommand: Command = {
     lr: { type: 'string', description: 'Adam learning rate (paper 1e-3)' },
     'image-size': { type: 'string', description: 'crop size (paper 224)' },
     workers: { type: 'string', description: 'image decoding threads' },
+    'skip-bad-eval-images': { type: 'boolean', description: 'resnet: evaluate without validation/test images that cannot be read (counted and named in results.json, results.md, the log); default: such an image stops the run before training' },
     seed: { type: 'string', description: 'random seed (default 42)' },
     'run-dir': { type: 'string', description: 'run folder (default runs/<setting>-<profile>-<method>)' },
-    resume: { type: 'boolean', description: 'continue from the run folder’s last checkpoint' },
+    resume: { type: 'boolean', description: 'continue the run folder’s run from its last checkpoint (with a larger --steps: train a finished run longer)' },
+    fresh: { type: 'boolean', description: 'start over in a run folder that holds a run: the old folder is moved aside to <dir>.old-<timestamp>, never deleted' },
     'reference-config': {
       type: 'string',
       description: "t5: the reference's adapter configuration JSON (method, N, d, RTE→MNLI, loss weights, lr, warm-up, steps, batch, label smoothing, data seed); --method then optional",
@@ -106,11 +108,12 @@ export const trainCommand: Command = {
         ...(values.data ? { root: path.resolve(values.data as string) } : {}),
         ...(imageSize !== undefined ? { imageSize, resize: Math.round((imageSize * 256) / 224) } : {}),
         ...(num(values, 'workers') !== undefined ? { workers: num(values, 'workers') } : {}),
+        ...(values['skip-bad-eval-images'] ? { skipBadEvalImages: true } : {}),
       },
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
       train: trainOverrides(values, []),
     };
-    const r = await trainResNet(overrides, { resume: !!values.resume, signal: interruptSignal() });
+    const r = await trainResNet(overrides, { resume: !!values.resume, fresh: !!values.fresh, signal: interruptSignal() });
     const res = r.result;
     const code = stopped(res, r.config.runDir);
     if (code !== null) return code;
@@ -125,7 +128,7 @@ export const trainCommand: Command = {
 
 /** `smear train --setting t5`. */
 async function runT5(values: Record<string, unknown>): Promise<number> {
-  for (const k of ['weights', 'image-size', 'workers']) {
+  for (const k of ['weights', 'image-size', 'workers', 'skip-bad-eval-images']) {
     if (values[k] !== undefined) throw new Error(`option --${k} applies to --setting resnet; the T5 setting takes --model, --tokenizer, --data`);
   }
   const maxLength = num(values, 'max-length');
@@ -187,7 +190,7 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
       ]),
     },
   };
-  const r = await trainT5(overrides, { resume: !!values.resume, signal: interruptSignal() });
+  const r = await trainT5(overrides, { resume: !!values.resume, fresh: !!values.fresh, signal: interruptSignal() });
   const res = r.result;
   const code = stopped(res, r.config.runDir);
   if (code !== null) return code;

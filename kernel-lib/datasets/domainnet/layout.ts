@@ -28,6 +28,9 @@ export interface DomainNetSample {
   label: number;
   /** domain id: index in DOMAINS */
   domain: number;
+  /** the list file the sample was read from, and its 1-based line (for messages) */
+  list?: string;
+  line?: number;
 }
 
 /** The list files of one domain. */

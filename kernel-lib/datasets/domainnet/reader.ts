@@ -3,12 +3,17 @@
  * reference's CV/data/DatasetReader.py does: train = `<domain>_train_fold.txt`,
  * valid = `<domain>_valid_fold.txt`, test = `<domain>_test.txt`, domains in the
  * order given (default all six), domain id = index in DOMAINS.
+ *
+ * Fold files in the dataset folder are used as they are; missing ones are made
+ * into the fold cache (fold-cache.ts), never into the dataset folder unless
+ * `writeFoldsToDataset` asks for it.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { checkNumClasses, domainIndex, layoutHelp, listFiles, resolveDomains, splitListFile, SPLITS } from './layout';
 import type { DomainNetSample, DomainNetSplit } from './layout';
 import { makeFolds } from './folds';
+import { foldFilesFor } from './fold-cache';
 import { readList } from './lists';
 
 export interface LoadDomainNetOptions {
@@ -16,8 +21,10 @@ export interface LoadDomainNetOptions {
   domains?: readonly string[];
   /** labels must lie in [0, numClasses) (default 345) */
   numClasses?: number;
-  /** for train/valid, make absent fold files with the reference split (default true) */
+  /** for train/valid, make absent fold files with the reference split (default true), in the fold cache */
   makeFolds?: boolean;
+  /** make absent fold files in the dataset folder itself, as the reference's README does (default false: the fold cache) */
+  writeFoldsToDataset?: boolean;
   /** passed to makeFolds (defaults 42 and 0.2, as in the reference) */
   seed?: number;
   validFraction?: number;
@@ -42,6 +49,7 @@ export function loadDomainNetSplit(root: string, split: DomainNetSplit, opts: Lo
   assertDir(absRoot, 'root folder', absRoot);
   for (const d of domains) assertDir(path.join(absRoot, d), `domain folder for '${d}'`, absRoot);
 
+  let folds: Record<string, { trainFold: string; validFold: string }> = {};
   if (split !== 'test') {
     const missing = domains.filter((d) => {
       const f = listFiles(absRoot, d);
@@ -52,8 +60,9 @@ export function loadDomainNetSplit(root: string, split: DomainNetSplit, opts: Lo
         const f = listFiles(absRoot, missing[0]);
         throw new Error(`${where}: fold files ${f.trainFold} / ${f.validFold} are absent and option makeFolds is false.\n${layoutHelp(absRoot)}`);
       }
-      makeFolds(absRoot, { domains: missing, seed: opts.seed, validFraction: opts.validFraction });
+      if (opts.writeFoldsToDataset) makeFolds(absRoot, { domains: missing, seed: opts.seed, validFraction: opts.validFraction });
     }
+    folds = foldFilesFor(absRoot, domains, { seed: opts.seed, validFraction: opts.validFraction });
   } else {
     for (const d of domains) {
       const f = listFiles(absRoot, d).test;
@@ -64,8 +73,9 @@ export function loadDomainNetSplit(root: string, split: DomainNetSplit, opts: Lo
   const samples: DomainNetSample[] = [];
   for (const d of domains) {
     const domain = domainIndex(d);
-    for (const e of readList(splitListFile(absRoot, d, split), numClasses)) {
-      samples.push({ path: path.join(absRoot, e.relPath), relPath: e.relPath, label: e.label, domain });
+    const list = split === 'test' ? splitListFile(absRoot, d, split) : split === 'train' ? folds[d].trainFold : folds[d].validFold;
+    for (const e of readList(list, numClasses)) {
+      samples.push({ path: path.join(absRoot, e.relPath), relPath: e.relPath, label: e.label, domain, list, line: e.line });
     }
   }
   return samples;

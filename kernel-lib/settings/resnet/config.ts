@@ -36,6 +36,12 @@ export interface ResNetRunConfig {
     workers: number;
     /** RandomResizedCrop area range (torchvision default [0.08, 1]). */
     cropScale: [number, number];
+    /**
+     * Evaluate without validation/test images that cannot be read (they are counted and named
+     * in results.json, results.md and the log). Unset (the default): such an image stops the
+     * run before training, naming its file and list line. Recorded only when true.
+     */
+    skipBadEvalImages?: boolean;
   };
   model: {
     widths: [number, number, number, number];
@@ -134,6 +140,11 @@ export function resolveResNetConfig(overrides: ResNetRunOverrides & { method: st
     losses: { ...base.losses, ...overrides.losses },
     runDir: overrides.runDir ?? defaultRunDir('resnet', profile, m),
   };
+  if (cfg.data.skipBadEvalImages !== undefined && typeof cfg.data.skipBadEvalImages !== 'boolean') {
+    throw new Error(`option data.skipBadEvalImages (--skip-bad-eval-images): expected true or false, got ${JSON.stringify(cfg.data.skipBadEvalImages)}`);
+  }
+  // Recorded only when asked for, so that configurations written before the option existed compare equal.
+  if (!cfg.data.skipBadEvalImages) delete cfg.data.skipBadEvalImages;
   if (!cfg.data.root) throw new Error(`option data: the ${profile} profile needs the DomainNet root (--data <folder>)`);
   if (profile === 'paper' && !cfg.model.weights) {
     throw new Error('option weights: the paper profile needs torchvision ResNet18 ImageNet weights as safetensors (--weights resnet18.safetensors; see README)');

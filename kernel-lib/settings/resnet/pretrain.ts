@@ -10,6 +10,7 @@
  * routed model loads it through the same `loadTorchvision` path as the real
  * ImageNet weights, and cached under data/mini-backbones/.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -45,10 +46,35 @@ export function transformImageHWC(img: Float32Array, n: number, t: DigitTransfor
   }
 }
 
-export function miniBackbonePath(cfg: ResNetRunConfig): string {
+/**
+ * What the pretraining images are: a short hash of the training split it reads (each
+ * image's list path, label and file size, in order), so another data set, or the same
+ * one with other images or lists, gets its own backbone; the folder's location does not
+ * matter.
+ */
+export function pretrainDataTag(samples: readonly { relPath: string; label: number; path: string }[]): string {
+  const h = crypto.createHash('sha256');
+  for (const s of samples) {
+    let size = -1;
+    try {
+      size = fs.statSync(s.path).size;
+    } catch {
+      /* a missing image is part of what the data is */
+    }
+    h.update(`${s.relPath}\t${s.label}\t${size}\n`);
+  }
+  return h.digest('hex').slice(0, 8);
+}
+
+export function miniBackbonePath(cfg: ResNetRunConfig, samples = loadDomainNetSplit(cfg.data.root, 'train', { numClasses: cfg.data.numClasses })): string {
   const opts = cfg.model.pretrain;
   const w = cfg.model.widths.join('-');
-  return path.join(REPO_ROOT, 'data', 'mini-backbones', `resnet18-${cfg.model.stem}-w${w}-${cfg.data.imageSize}px-s${cfg.train.seed}-${opts.steps}x${opts.batchSize}-lr${opts.lr}.safetensors`);
+  return path.join(
+    REPO_ROOT,
+    'data',
+    'mini-backbones',
+    `resnet18-${cfg.model.stem}-w${w}-${cfg.data.imageSize}px-s${cfg.train.seed}-${opts.steps}x${opts.batchSize}-lr${opts.lr}-data${pretrainDataTag(samples)}.safetensors`,
+  );
 }
 
 /** Pretrain (or reuse) the mini backbone; returns the safetensors path. */
@@ -57,10 +83,10 @@ export async function ensureMiniBackbone(cfg: ResNetRunConfig, quiet = false): P
   for (const k of ['steps', 'batchSize'] as const) {
     if (!(Number.isInteger(opts[k]) && opts[k] >= 1)) throw new Error(`option model.pretrain.${k}: expected an integer >= 1 to pretrain the mini backbone, got ${opts[k]}`);
   }
-  const file = miniBackbonePath(cfg);
+  const samples = loadDomainNetSplit(cfg.data.root, 'train', { numClasses: cfg.data.numClasses });
+  const file = miniBackbonePath(cfg, samples);
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const samples = loadDomainNetSplit(cfg.data.root, 'train', { numClasses: cfg.data.numClasses });
   const model = new RoutedResNet({
     numClasses: cfg.data.numClasses,
     widths: cfg.model.widths,

@@ -12,10 +12,12 @@ import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stat
 import { REPO_ROOT, configDifferences, resolveResNetConfig, type Profile, type ResNetRunConfig, type ResNetRunOverrides } from './config';
 import { prepareMini, trainResNet } from './run';
 import { initBackend } from '../../backend';
-import { resolveWorkers, trainPlans, type RunPlan } from '../workers';
+import { divergedAt } from '../../analysis/runs';
+import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
+import { formatSkip, type NamedSkip } from './data';
 
 /** The default method set (issue 3): every routing method, plus both single-adapter baselines. */
 export const RESNET_METHOD_SET: MethodSpec[] = [
@@ -45,6 +47,8 @@ export interface ReproductionRow {
   runDir: string;
   reused: boolean;
   routing?: RoutingStats;
+  /** results.json's skipped_images: unreadable images left out (training: skipped batches' images; valid/test: with --skip-bad-eval-images). */
+  skippedImages?: { train?: { images: number; skips?: number; list?: NamedSkip[] }; valid?: { images: number; list?: NamedSkip[] }; test?: { images: number; list?: NamedSkip[] } };
 }
 
 export interface ReproductionOptions {
@@ -85,6 +89,11 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
     const configFile = path.join(cfg.runDir, 'config.json');
     // A run folder made with this configuration: reuse it when finished, resume it when interrupted.
     const same = !opts.force && fs.existsSync(configFile) && configDifferences(readJsonObject(configFile), cfg).length === 0;
+    const diverged = same ? divergedAt(cfg.runDir) : undefined;
+    if (diverged !== undefined) {
+      // Resuming would diverge again at the same step (runs are deterministic).
+      throw new Error(`${methodLabel(spec)}: the run in ${cfg.runDir} diverged at step ${diverged} (its results.json says so); retrain it with --force (the folder is moved aside), with a lower learning rate`);
+    }
     const reused = same && fs.existsSync(path.join(cfg.runDir, 'results.json'));
     if (reused) process.stderr.write(`[smear] ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
     plans.push({ spec, overrides, cfg, runDir: cfg.runDir, steps: cfg.train.maxSteps, same, reused, completed: reused });
@@ -99,7 +108,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
     'resnet',
     plans,
     workers,
-    async (plan) => (await trainResNet(plan.overrides, { progress: opts.progress, signal: opts.signal, resume: plan.same })).result.status,
+    async (plan) => (await trainResNet(plan.overrides, { progress: opts.progress, signal: opts.signal, ...runFolderMode(plan) })).result.status,
     opts.signal,
   );
   const rows: ReproductionRow[] = [];
@@ -119,6 +128,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
       trainableParameters: results.trainable_parameters,
       runDir: cfg.runDir,
       reused,
+      ...(results.skipped_images ? { skippedImages: results.skipped_images } : {}),
       routing: fs.existsSync(routingFile) ? namingFile(routingFile, () => loadRoutingStats(routingFile)) : undefined,
     });
   }
@@ -151,6 +161,7 @@ export function renderResults(rows: ReproductionRow[], profile: Profile, seconds
         `| ${r.label} | ${(100 * r.accuracy).toFixed(1)} | ${domains.map((d) => (100 * (r.perDomain[d] ?? NaN)).toFixed(1)).join(' | ')} | ${r.stepsPerSecond.toFixed(2)} | ${r.trainableParameters.toLocaleString('en-US')} |`,
     ),
     '',
+    ...skippedSection(rows),
     '## Routing (test set): average routing distribution per domain',
     '',
     'Rows: domains; columns: experts; each row sums to 1 (the paper’s Figure 3, as tables). Shown for the first and',
@@ -161,5 +172,22 @@ export function renderResults(rows: ReproductionRow[], profile: Profile, seconds
   return `${out.join('\n')}\n`;
 }
 
+
+/** The results.md section naming the images each run left out (empty when none was). */
+export function skippedSection(rows: ReproductionRow[]): string[] {
+  const any = rows.filter((r) => r.skippedImages && ['train', 'valid', 'test'].some((s) => (r.skippedImages as Record<string, { images: number } | undefined>)[s]?.images));
+  if (any.length === 0) return [];
+  const out = ['## Skipped images', '', 'Images that could not be read, by run and split (validation and test only with --skip-bad-eval-images; their accuracy is over the rest):', ''];
+  for (const r of any) {
+    const s = r.skippedImages!;
+    out.push(`- ${r.label}: training ${s.train?.images ?? 0}${s.train?.skips ? ` (${s.train.skips} skips)` : ''}, validation ${s.valid?.images ?? 0}, test ${s.test?.images ?? 0}`);
+    for (const [split, v] of [['training', s.train], ['validation', s.valid], ['test', s.test]] as const) {
+      for (const x of (v?.list ?? []).slice(0, 10)) out.push(`  - ${split}: \`${formatSkip(x)}\``);
+      if ((v?.list?.length ?? 0) > 10) out.push(`  - ${split}: … ${v!.list!.length - 10} more in ${path.join(r.runDir, 'results.json')}`);
+    }
+  }
+  out.push('');
+  return out;
+}
 
 export type { MethodSpec };

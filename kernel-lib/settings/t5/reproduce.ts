@@ -16,7 +16,8 @@ import { REPO_ROOT, configDifferences, resolveT5RunConfig, type Profile, type T5
 import { prepareMiniT5, trainT5 } from './run';
 import { initBackend } from '../../backend';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
-import { resolveWorkers, trainPlans, type RunPlan } from '../workers';
+import { divergedAt } from '../../analysis/runs';
+import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
 
 /** The default method set: every T5 routing method of the comparison plus both single-adapter baselines. */
@@ -106,6 +107,11 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
     }
     const configFile = path.join(cfg.runDir, 'config.json');
     const same = !opts.force && fs.existsSync(configFile) && configDifferences(readJsonObject(configFile), cfg).length === 0;
+    const diverged = same ? divergedAt(cfg.runDir) : undefined;
+    if (diverged !== undefined) {
+      // Resuming would diverge again at the same step (runs are deterministic).
+      throw new Error(`${methodLabel(spec)}: the run in ${cfg.runDir} diverged at step ${diverged} (its results.json says so); retrain it with --force (the folder is moved aside), with a lower learning rate`);
+    }
     const reused = same && fs.existsSync(path.join(cfg.runDir, 'results.json'));
     if (reused) process.stderr.write(`[smear] t5 ${methodLabel(spec)}: reusing ${path.relative(REPO_ROOT, cfg.runDir)}\n`);
     plans.push({ spec, overrides, cfg, runDir: cfg.runDir, steps: cfg.train.maxSteps, same, reused, completed: reused });
@@ -114,7 +120,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
     't5',
     plans,
     workers,
-    async (plan) => (await trainT5(plan.overrides, { progress: opts.progress, signal: opts.signal, resume: plan.same })).result.status,
+    async (plan) => (await trainT5(plan.overrides, { progress: opts.progress, signal: opts.signal, ...runFolderMode(plan) })).result.status,
     opts.signal,
   );
   const rows: T5ReproductionRow[] = [];

@@ -21,9 +21,18 @@ import { EvalSets, Encoder, TrainBatches, loadGlueTasks, HASH_RANGE } from './da
 import { T5Task } from './task';
 import { backboneConfig, ensureMiniT5Backbone } from './pretrain';
 import { readJsonObject } from '../../util/json';
+import { checkResumeConfiguration } from '../common';
+import { checkRunFolder, prepareRunFolder, reportPrepared } from '../../train/run-folder';
 
 export interface RunOptions {
-  resume?: boolean;
+  /**
+   * Continue the run in the run folder (refused when there is none); 'if-any' (the
+   * reproductions): continue one that is there, else start. Without it (and without
+   * `fresh`), a run folder that already holds a run is refused, naming what is there.
+   */
+  resume?: boolean | 'if-any';
+  /** Move a run already in the run folder aside (`<dir>.old-<timestamp>`) and start over. */
+  fresh?: boolean;
   signal?: AbortSignal;
   progress?: ProgressOptions;
 }
@@ -33,6 +42,16 @@ export interface T5RunResult {
   result: TrainResult;
   trainableParameters: number;
   routing?: RoutingStats;
+}
+
+/**
+ * The schedule fields of a T5 run whose values depend on its step count
+ * (train.maxSteps), which forbid extending a finished run with `--resume --steps N`:
+ * none — constant_with_warmup warms up over train.warmupSteps steps, whatever the run's
+ * length, and the ST-Gumbel anneal counts steps (losses.gumbel.period).
+ */
+export function stepCountFields(_cfg: T5RunConfig): string[] {
+  return [];
 }
 
 /** Make sure the mini data set and backbone exist (generated on first use). */
@@ -82,15 +101,12 @@ export async function trainT5(overrides: T5RunOverrides & { method: string }, op
   const tStart = Date.now();
   let cfg = resolveT5RunConfig(overrides);
   const quiet = opts.progress?.mode === 'none';
+  // Before anything is prepared: a folder holding a run is refused unless resumed or moved aside.
+  const folder = checkRunFolder(cfg.runDir, { resume: opts.resume, fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepCountFields: stepCountFields(cfg) });
   const backend = await initBackend();
   if (cfg.profile === 'mini') cfg = await prepareMiniT5(cfg, quiet);
   const savedConfig = path.join(cfg.runDir, 'config.json');
-  if (opts.resume && fs.existsSync(savedConfig)) {
-    const diff = configDifferences(readJsonObject(savedConfig), cfg);
-    if (diff.length) {
-      throw new Error(`--resume: ${savedConfig} was written with a different configuration (${diff.join(', ')}); resume with the same options, or choose another --run-dir`);
-    }
-  }
+  if (folder.resume && fs.existsSync(savedConfig)) checkResumeConfiguration(savedConfig, readJsonObject(savedConfig), cfg, configDifferences);
   if (!fs.existsSync(cfg.data.root)) throw new Error(`option data: ${cfg.data.root} does not exist (expected a GLUE folder: GLUE TSV or HF parquet exports)`);
   const tokenizer = await loadTokenizer(cfg.model.tokenizer);
   const warnings: string[] = [];
@@ -124,6 +140,7 @@ export async function trainT5(overrides: T5RunOverrides & { method: string }, op
     });
     const trainableParameters = model.parameterCount('trainable');
     const splits = Object.fromEntries(tasks.map((t) => [t.task, { train: t.train.length, validation: t.validation.length, test: t.test.length }]));
+    reportPrepared(prepareRunFolder(folder));
     const result = await new Trainer(task, batches, {
       runDir: cfg.runDir,
       maxSteps: cfg.train.maxSteps,
@@ -133,7 +150,7 @@ export async function trainT5(overrides: T5RunOverrides & { method: string }, op
       optimizer: { kind: 'adamw', lr: cfg.train.lr, clipNorm: cfg.train.clipNorm, weightDecay: cfg.train.weightDecay },
       lrSchedule: constantWithWarmup(cfg.train.lr, cfg.train.warmupSteps),
       seed: cfg.train.seed,
-      resume: opts.resume,
+      resume: folder.resume,
       signal: opts.signal,
       progress: { label: `t5 ${cfg.method}${cfg.configuration === cfg.method ? '' : ` (${cfg.configuration})`}`, ...opts.progress },
       config: {
