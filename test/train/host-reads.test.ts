@@ -118,7 +118,7 @@ describe('host reads during training (cpu backend)', () => {
     });
   }
 
-  it('the Trainer reads once per step (loss, logged values and gradient norm packed together)', async () => {
+  it('the Trainer reads once per step (loss, logged values and gradient norm packed together) and leaks no tensor over 20 steps', async () => {
     const task = resnetTask('reinforce'); // several logged values
     const evaluate = async () => ({ score: 0, metrics: {} });
     const wrapped: TrainerTask<ResNetBatch> = {
@@ -135,17 +135,27 @@ describe('host reads during training (cpu backend)', () => {
     } as unknown as BatchSource<ResNetBatch>;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smear-reads-'));
     let atEval: string[] | undefined;
+    const counts: number[] = [];
     reads.length = 0;
     try {
       await new Trainer(wrapped, source, {
-        runDir: dir, maxSteps: 8, evalEvery: 8, logEvery: 2, seed: 1, skipTest: true,
+        runDir: dir, maxSteps: 20, evalEvery: 20, logEvery: 5, seed: 1, skipTest: true,
         optimizer: { kind: 'adam', lr: 1e-3, clipNorm: 1 },
-        progress: { mode: 'none', onProgress: (e) => { if (e.phase === 'eval' && !atEval) atEval = [...reads]; } },
+        progress: {
+          mode: 'none',
+          onProgress: (e) => {
+            if (e.phase === 'train') counts.push(tf.memory().numTensors);
+            if (e.phase === 'eval' && !atEval) atEval = [...reads];
+          },
+        },
       }).run();
       assert.ok(atEval, 'the run reached its evaluation');
-      assert.deepEqual(atEval, new Array(8).fill('data'), 'one asynchronous read per step, none synchronous');
+      assert.deepEqual(atEval, new Array(20).fill('data'), 'one asynchronous read per step, none synchronous');
+      // No tensor leak over 20 steps (after the Adam moments exist; ±1: the packed read in flight).
+      const steady = counts.slice(3);
+      assert.ok(Math.max(...steady) - Math.min(...steady) <= 1, `tensor count over steps: ${counts.join(' ')}`);
       const train = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.split === 'train');
-      assert.deepEqual(train.map((l) => l.step), [2, 4, 6, 8]);
+      assert.deepEqual(train.map((l) => l.step), [5, 10, 15, 20]);
       for (const l of train) {
         for (const k of ['loss', 'ce', 'grad_norm', 'reinforce_policy']) assert.ok(Number.isFinite(l[k]), `${k} logged at step ${l.step}`);
       }
