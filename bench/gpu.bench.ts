@@ -13,8 +13,8 @@
  * and gradient norm, read while the next step is queued (train/trainer.ts).
  * Models are randomly initialised (timings do not depend on the values) and
  * batches fixed (no data loading). Each (setting, method) runs in a fresh
- * process. Where PyTorch with CUDA is installed, the reference ResNet step on
- * the same GPU (bench/reference/resnet_step.py) is the anchor column.
+ * process. Where PyTorch with CUDA is installed, the reference step on the
+ * same GPU (bench/reference/resnet_step.py, t5_step.py) is the anchor column.
  *
  *   npm run bench:gpu
  *   npm run bench:gpu -- --settings resnet --methods smear,dense --runs 10
@@ -271,13 +271,17 @@ function runChildProcess(args: string[], timeoutS: number): Outcome {
   return { error: err.slice(0, 2).join(' | ').slice(0, 400) || `exit ${r.status}` };
 }
 
-function torchReference(shape: Shape, methods: string[], runs: number, warmup: number): { perMethod: Record<string, number>; device?: string; torch?: string; error?: string; raw?: unknown } {
+/** The PyTorch reference step on CUDA (bench/reference/{resnet,t5}_step.py), the same shapes, where torch with CUDA is installed. */
+function torchReference(setting: Setting, shape: Shape, methods: string[], runs: number, warmup: number): { perMethod: Record<string, number>; device?: string; torch?: string; error?: string; raw?: unknown } {
+  const file = setting === 'resnet' ? 'resnet_step.py' : 't5_step.py';
   // bench/reference/ beside this file, or under the working directory (when run as a bundle).
-  const script = [path.join(__dirname, 'reference', 'resnet_step.py'), path.join(process.cwd(), 'bench', 'reference', 'resnet_step.py')].find((f) => fs.existsSync(f)) ?? '';
+  const script = [path.join(__dirname, 'reference', file), path.join(process.cwd(), 'bench', 'reference', file)].find((f) => fs.existsSync(f)) ?? '';
   const py = ['/usr/bin/python3', 'python3'].find((p) => sh(p, ['-c', 'import torch; assert torch.cuda.is_available()']) !== undefined);
   if (!py || !fs.existsSync(script)) return { perMethod: {}, error: 'not measured (PyTorch with CUDA not installed)' };
-  const usable = methods.filter((m) => ['smear', 'dense', 'ensemble', 'topk'].includes(m));
-  const out = sh(py, [script, '--device', 'cuda', '--batch', String(shape.batch), '--size', String(shape.size), '--methods', usable.join(','), '--runs', String(runs), '--warmup', String(warmup), '--json'], 600);
+  const known = (sh(py, [script, '--help']) ?? '').match(/from ([a-z0-9,-]+) \(default: all\)/)?.[1]?.split(',') ?? ['smear', 'dense'];
+  const usable = methods.filter((m) => known.includes(m));
+  const sizes = setting === 'resnet' ? ['--batch', String(shape.batch), '--size', String(shape.size)] : ['--config', 'base', '--batch', String(shape.batch), '--source', String(shape.size), '--target', String(shape.target)];
+  const out = sh(py, [script, '--device', 'cuda', ...sizes, '--methods', usable.join(','), '--runs', String(runs), '--warmup', String(warmup), '--json'], 600);
   if (!out) return { perMethod: {}, error: 'the PyTorch reference script failed' };
   const j = JSON.parse(out) as { torch?: string; device_name?: string; cuda?: string; results?: { method: string; median_s?: number; error?: string }[] };
   const perMethod: Record<string, number> = {};
@@ -342,7 +346,7 @@ async function parent(values: Record<string, string | boolean | undefined>): Pro
       }
       largest = `largest batch that ran (doubling from ${shape.batch}, up to ${limit}): ${ok}${largest ? `; ${largest}` : ''}`;
     }
-    const ref = setting === 'resnet' && !quick ? torchReference(shape, methods, runs, warmup) : { perMethod: {} as Record<string, number>, error: 'not measured (the PyTorch anchor is the ResNet step)' };
+    const ref = !quick ? torchReference(setting, shape, methods, runs, warmup) : { perMethod: {} as Record<string, number>, error: 'not measured (--quick)' };
     report[`${setting}Reference`] = ref;
     save();
     const denseR = rows.find((x) => x.method === 'dense')?.r;
@@ -364,7 +368,7 @@ async function parent(values: Record<string, string | boolean | undefined>): Pro
     }
     if (largest) lines.push('', largest);
     if (ref.error) lines.push('', `PyTorch: ${ref.error}.`);
-    else lines.push('', `PyTorch: bench/reference/resnet_step.py --device cuda, torch ${ref.torch ?? '?'}, ${ref.device ?? '?'}, same shapes, same run.`);
+    else lines.push('', `PyTorch: bench/reference/${setting}_step.py --device cuda, torch ${ref.torch ?? '?'}, ${ref.device ?? '?'}, same shapes, same run.`);
     sections.push(lines.join('\n'));
   }
   const a = adapter as { vendor?: string; architecture?: string; description?: string; device?: string; software?: boolean } | undefined;
