@@ -278,7 +278,7 @@ function torchReference(setting: Setting, shape: Shape, methods: string[], runs:
   const script = [path.join(__dirname, 'reference', file), path.join(process.cwd(), 'bench', 'reference', file)].find((f) => fs.existsSync(f)) ?? '';
   const py = ['/usr/bin/python3', 'python3'].find((p) => sh(p, ['-c', 'import torch; assert torch.cuda.is_available()']) !== undefined);
   if (!py || !fs.existsSync(script)) return { perMethod: {}, error: 'not measured (PyTorch with CUDA not installed)' };
-  const known = (sh(py, [script, '--help']) ?? '').match(/from ([a-z0-9,-]+) \(default: all\)/)?.[1]?.split(',') ?? ['smear', 'dense'];
+  const known = (sh(py, [script, '--help']) ?? '').match(/from ([a-z0-9,-]+) \(default:/)?.[1]?.split(',') ?? ['smear', 'dense'];
   const usable = methods.filter((m) => known.includes(m));
   const sizes = setting === 'resnet' ? ['--batch', String(shape.batch), '--size', String(shape.size)] : ['--config', 'base', '--batch', String(shape.batch), '--source', String(shape.size), '--target', String(shape.target)];
   const out = sh(py, [script, '--device', 'cuda', ...sizes, '--methods', usable.join(','), '--runs', String(runs), '--warmup', String(warmup), '--json'], 600);
