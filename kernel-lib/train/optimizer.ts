@@ -75,15 +75,19 @@ export class Optimizer {
     return tf.tidy(() => {
       const norm: tf.Scalar =
         present.length === 0 ? tf.scalar(0) : tf.sqrt(tf.addN(present.map((p) => tf.sum(tf.square(grads.get(p.name)!))))) as tf.Scalar;
-      // torch.nn.utils.clip_grad_norm_: g ← g · min(1, max_norm / (norm + 1e-6)).
-      const clip = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6))) : undefined;
+      // torch.nn.utils.clip_grad_norm_: g ← g · c, c = min(1, max_norm / (norm + 1e-6)). The factor
+      // is folded into the moments' scalars, (1−β1)·c and (1−β2)·c², so clipping costs no op per
+      // parameter (small models are per-op bound); with c = 1 these are exactly (1−β1) and (1−β2).
+      const c = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
+      const c1 = tf.mul(c, 1 - beta1);
+      const c2 = tf.mul(tf.square(c), 1 - beta2);
       for (const p of present) {
-        const g = clip ? tf.mul(grads.get(p.name)!, clip) : grads.get(p.name)!;
+        const g = grads.get(p.name)!;
         const m = this.m.get(p.name)!;
         const v = this.v.get(p.name)!;
         const lrP = lr * (p.lrScale ?? 1);
-        const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+        const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, c1));
+        const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), c2));
         m.assign(mNew);
         v.assign(vNew);
         let update: tf.Tensor;
