@@ -9,7 +9,7 @@ import * as path from 'path';
 import { getMethod } from '../routing/registry';
 import { loadRoutingStats, type RoutingStats } from './routing-stats';
 import type { CurveSeries } from './figures';
-import { namingFile, readJsonLines, readJsonObject } from '../util/json';
+import { readJsonLines, readJsonObject } from '../util/json';
 
 export interface RunSummary {
   dir: string;
@@ -133,7 +133,7 @@ export function loadRun(dir: string): RunSummary {
     trainableParameters: Number(results.trainable_parameters ?? config.trainableParameters ?? NaN),
     steps: Number(results.steps ?? NaN),
     bestStep: typeof results.best_step === 'number' ? results.best_step : undefined,
-    routing: fs.existsSync(routingFile) ? { ...namingFile(routingFile, () => loadRoutingStats(routingFile)), method: label } : undefined,
+    routing: fs.existsSync(routingFile) ? { ...loadRoutingStats(routingFile), method: label } : undefined,
     curves: readCurves(abs, label),
   };
 }

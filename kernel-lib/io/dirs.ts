@@ -16,9 +16,11 @@ const HINTS: Record<string, string> = {
   ENOTDIR: 'a file is in the way',
 };
 
-/** Create `dir` and its missing parents; `what` (e.g. "option runDir (--run-dir)") starts the error message. */
-export function makeDir(dir: string, what: string): void {
-  const abs = path.resolve(dir);
+/**
+ * The nearest existing ancestor of `abs` (itself if it exists), which must be a folder, and the
+ * missing folders below it, outermost first. Errors start with `what` and say `cannot <verb> abs`.
+ */
+function existingAncestor(abs: string, what: string, verb: string): { existing: string; missing: string[] } {
   const missing: string[] = [];
   let cur = abs;
   for (;;) {
@@ -27,17 +29,23 @@ export function makeDir(dir: string, what: string): void {
       st = fs.statSync(cur);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${what}: cannot create ${abs}: ${cur}: ${code ?? (e as Error).message}${code && HINTS[code] ? ` (${HINTS[code]})` : ''}`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${what}: cannot ${verb} ${abs}: ${cur}: ${code ?? (e as Error).message}${code && HINTS[code] ? ` (${HINTS[code]})` : ''}`);
     }
     if (st) {
-      if (!st.isDirectory()) throw new Error(`${what}: cannot create ${abs}: ${cur} is a file, not a folder`);
-      break;
+      if (!st.isDirectory()) throw new Error(`${what}: cannot ${verb} ${abs}: ${cur} is a file, not a folder`);
+      return { existing: cur, missing };
     }
     missing.unshift(cur);
     const parent = path.dirname(cur);
-    if (parent === cur) break;
+    if (parent === cur) return { existing: cur, missing };
     cur = parent;
   }
+}
+
+/** Create `dir` and its missing parents; `what` (e.g. "option runDir (--run-dir)") starts the error message. */
+export function makeDir(dir: string, what: string): void {
+  const abs = path.resolve(dir);
+  const { missing } = existingAncestor(abs, what, 'create');
   for (const d of missing) {
     try {
       fs.mkdirSync(d);
@@ -70,23 +78,7 @@ const VIRTUAL_FS: Record<number, string> = {
  */
 export function checkDirCreatable(dir: string, what: string): void {
   const abs = path.resolve(dir);
-  let cur = abs;
-  for (;;) {
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(cur);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${what}: cannot use ${abs}: ${cur}: ${code ?? (e as Error).message}${code && HINTS[code] ? ` (${HINTS[code]})` : ''}`);
-    }
-    if (st) {
-      if (!st.isDirectory()) throw new Error(`${what}: cannot use ${abs}: ${cur} is a file, not a folder`);
-      break;
-    }
-    const parent = path.dirname(cur);
-    if (parent === cur) break;
-    cur = parent;
-  }
+  const { existing: cur } = existingAncestor(abs, what, 'use');
   let type: number | undefined;
   try {
     type = Number(fs.statfsSync(cur).type);

@@ -65,14 +65,3 @@ export function readJsonLines<T = Record<string, any>>(file: string, opts: JsonL
   });
   return out;
 }
-
-/** Runs `read` (a reader of `file` that may throw a bare parse error) and names `file` in its error if it does not. */
-export function namingFile<T>(file: string, read: () => T): T {
-  try {
-    return read();
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    if (message.includes(file)) throw e;
-    throw new Error(`${file}: ${e instanceof SyntaxError ? `not valid JSON (${message})` : message}`);
-  }
-}

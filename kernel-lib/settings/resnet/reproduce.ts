@@ -16,7 +16,7 @@ import { divergedAt } from '../../analysis/runs';
 import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
-import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
+import { readJsonLines, readJsonObject } from '../../util/json';
 import { formatSkip, type NamedSkip } from './data';
 
 /** The default method set (issue 3): every routing method, plus both single-adapter baselines. */
@@ -129,7 +129,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
       runDir: cfg.runDir,
       reused,
       ...(results.skipped_images ? { skippedImages: results.skipped_images } : {}),
-      routing: fs.existsSync(routingFile) ? namingFile(routingFile, () => loadRoutingStats(routingFile)) : undefined,
+      routing: fs.existsSync(routingFile) ? loadRoutingStats(routingFile) : undefined,
     });
   }
   const resultsFile = path.join(outDir, 'results.md');

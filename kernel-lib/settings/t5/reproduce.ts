@@ -18,7 +18,7 @@ import { initBackend } from '../../backend';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { divergedAt } from '../../analysis/runs';
 import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
-import { namingFile, readJsonLines, readJsonObject } from '../../util/json';
+import { readJsonLines, readJsonObject } from '../../util/json';
 
 /** The default method set: every T5 routing method of the comparison plus both single-adapter baselines. */
 export const T5_METHOD_SET: MethodSpec[] = [
@@ -145,7 +145,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
       trainableParameters: results.trainable_parameters,
       runDir: cfg.runDir,
       reused,
-      routing: fs.existsSync(routingFile) ? namingFile(routingFile, () => loadRoutingStats(routingFile)) : undefined,
+      routing: fs.existsSync(routingFile) ? loadRoutingStats(routingFile) : undefined,
     });
   }
   const resultsFile = path.join(outDir, 'results.md');
