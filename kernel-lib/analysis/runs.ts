@@ -53,16 +53,24 @@ export function readCurves(dir: string, label = path.basename(dir)): CurveSeries
   };
 }
 
-/** "method", or "method (configuration)" for a method's other configurations and for both dense baselines. */
+/**
+ * "method" for a method's first configuration where that configuration is named after
+ * the method (its title, e.g. SMEAR, Tag), else "method (configuration)": a method's other
+ * configurations, and configurations with their own names (the single adapter's
+ * 1× compute and 1× parameters).
+ */
 export function runLabel(method: string, configuration: string): string {
   let first = configuration;
+  let title = configuration;
   try {
-    first = getMethod(method).configurations[0].label;
+    const m = getMethod(method);
+    first = m.configurations[0].label;
+    title = m.title;
   } catch {
     // unknown method name: label it as recorded
   }
   const c = configuration.toLowerCase();
-  return (c === first.toLowerCase() || c === method.toLowerCase()) && method !== 'dense' ? method : `${method} (${configuration})`;
+  return (c === first.toLowerCase() || c === method.toLowerCase()) && first.toLowerCase() === title.toLowerCase() ? method : `${method} (${configuration})`;
 }
 
 /** The step a run folder's results.json says it diverged at (status 'diverged'), else undefined (also for an unreadable one). */

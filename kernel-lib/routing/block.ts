@@ -17,9 +17,11 @@ import { Rng } from '../util/rng';
 import { Experts } from './experts';
 import { Router, ROUTER_LN_EPS } from './router';
 import { getMethod } from './registry';
+import { fillBlockOptions } from './options';
+import { routingReferenceName, routingReferenceShape } from './reference-names';
 import { layerNorm, positionMean } from './ops';
 import { hostValuesOf } from '../backend/host-read';
-import type { BlockParts, ResolvedBlockConfig, ResolvedContext, RoutingMethod } from './method';
+import type { BlockParts, DrawSpec, ReferenceCode, ResolvedBlockConfig, ResolvedContext, RoutingMethod } from './method';
 import type { IdsLike, RoutingBlockConfig, RoutingContext, RoutingDraws, RoutingOutput } from './types';
 
 /** Parameter of a block, with whether the method trains it and its learning-rate multiplier. */
@@ -33,6 +35,9 @@ export interface NamedParam {
 
 let blockCounter = 0;
 
+/** Router / expert initialisation scale when none is given (the reference's router_init_scale). */
+export const DEFAULT_INIT_SCALE = 0.01;
+
 function checkInt(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new Error(`option ${name}: expected an integer >= ${min}, got ${String(value)}`);
@@ -44,8 +49,8 @@ function checkInt(name: string, value: unknown, min: number): number {
 export function resolveBlockConfig(config: RoutingBlockConfig): { cfg: ResolvedBlockConfig; method: RoutingMethod } {
   if (config == null || typeof config !== 'object') throw new Error('RoutingBlock: expected a configuration object');
   const method = getMethod(config.method);
-  const numExperts = checkInt('numExperts', config.numExperts ?? (method.kind === 'dense' ? 1 : 8), 1);
-  const cfg: ResolvedBlockConfig = {
+  const numExperts = checkInt('numExperts', config.numExperts ?? method.fixedExperts ?? 8, 1);
+  const generic = {
     method: method.name,
     width: checkInt('width', config.width, 1),
     numExperts,
@@ -54,37 +59,18 @@ export function resolveBlockConfig(config: RoutingBlockConfig): { cfg: ResolvedB
     postLayerNorm: config.postLayerNorm ?? false,
     maskedMean: config.maskedMean ?? false,
     numTags: checkInt('numTags', config.numTags ?? numExperts, 1),
-    tagToExpert: [],
-    topK: config.topK ?? 1,
-    loadBalancing: config.loadBalancing ?? false,
-    loadBalancingWeight: config.loadBalancingWeight ?? 0.01,
-    dselectWeight: config.dselectWeight ?? 0.1,
-    smoothStepGamma: config.smoothStepGamma ?? 1,
-    slotsPerExpert: config.slotsPerExpert ?? 1,
-    baselineReduction: checkInt('baselineReduction', config.baselineReduction ?? 8, 1),
-    initScale: config.initScale ?? 0.01,
+    initScale: config.initScale ?? DEFAULT_INIT_SCALE,
     name: config.name ?? `block${blockCounter++}`,
   };
+  // Every method's options with their defaults (methods/*.ts), checked for this block's method.
+  const cfg = generic as unknown as ResolvedBlockConfig;
   if (!(typeof cfg.expertDropout === 'number' && cfg.expertDropout >= 0 && cfg.expertDropout < 1)) {
     throw new Error(`option expertDropout: expected a number in [0, 1), got ${String(config.expertDropout)}`);
   }
   if (!(typeof cfg.initScale === 'number' && cfg.initScale > 0 && Number.isFinite(cfg.initScale))) {
     throw new Error(`option initScale: expected a positive number, got ${String(config.initScale)}`);
   }
-  if (!(cfg.smoothStepGamma > 0)) throw new Error(`option smoothStepGamma: expected > 0, got ${cfg.smoothStepGamma}`);
-  if (method.name === 'tag' && config.tagToExpert === undefined && cfg.numTags > numExperts) {
-    throw new Error(`method 'tag': numTags ${cfg.numTags} > numExperts ${numExperts}; pass tagToExpert to share experts`);
-  }
-  const map = config.tagToExpert ?? Array.from({ length: cfg.numTags }, (_, t) => t);
-  if (map.length !== cfg.numTags) {
-    throw new Error(`option tagToExpert: expected ${cfg.numTags} entries (one per tag), got ${map.length}`);
-  }
-  map.forEach((e, t) => {
-    if (!Number.isInteger(e) || e < 0 || e >= numExperts) {
-      throw new Error(`option tagToExpert[${t}]: expected an expert index in [0, ${numExperts}), got ${e}`);
-    }
-  });
-  cfg.tagToExpert = [...map];
+  fillBlockOptions(method, cfg, config);
   method.validate?.(cfg);
   return { cfg, method };
 }
@@ -104,6 +90,12 @@ function toIds(ids: IdsLike, what: string, batch: number, max: number): Int32Arr
     out[i] = v;
   }
   return out;
+}
+
+/** The length and shape (for messages) of one draw of a block with N experts and T tags, for a batch of B. */
+export function drawSize(spec: DrawSpec, b: number, n: number, t: number): { len: number; dims: number[]; shape: string } {
+  const dims = spec.shape === 'B' ? [b] : spec.shape === 'B,N' ? [b, n] : [t, n];
+  return { len: dims.reduce((a, x) => a * x, 1), dims, shape: `[${spec.shape}] = [${dims}]` };
 }
 
 export class RoutingBlock {
@@ -140,10 +132,13 @@ export class RoutingBlock {
   /** Parameters with whether the method reads them and their learning-rate multiplier. */
   namedParams(): NamedParam[] {
     const m = this.method;
+    const skipInNorm = m.skipsRouterInputNorm?.(this.config) ?? false;
+    const unused = new Set(m.unusedParams ?? []);
+    const scale = m.lrScale?.(this.config) ?? {};
     const used = (name: string): boolean => {
-      if (name === 'dselect.w') return false; // softmax over k = 1 selector ≡ 1
+      if (unused.has(name)) return false;
       if (name.startsWith('router.')) {
-        if (m.usesRouter) return !(this.config.loadBalancing && name.startsWith('router.inNorm'));
+        if (m.usesRouter) return !(skipInNorm && name.startsWith('router.inNorm'));
         return !!m.usesRouterInputNorm && name.startsWith('router.inNorm');
       }
       return true;
@@ -152,8 +147,23 @@ export class RoutingBlock {
       name,
       variable,
       used: used(name),
-      lrScale: m.lrScale?.[name] ?? 1,
+      lrScale: scale[name] ?? 1,
     }));
+  }
+
+  /**
+   * The block's parameters under the reference implementation's state-dict names
+   * (relative to `adapter_controller.`) and layouts, in parameter order; those the
+   * reference has no tensor for are left out.
+   */
+  referenceParams(code: ReferenceCode): { ours: string; variable: tf.Variable; key: string; shape: number[] }[] {
+    const out: { ours: string; variable: tf.Variable; key: string; shape: number[] }[] = [];
+    for (const [ours, variable] of this.params) {
+      const key = routingReferenceName(code, this.method, ours);
+      if (key === null) continue;
+      out.push({ ours, variable, key, shape: routingReferenceShape(this.method, ours, variable.shape, this.config) });
+    }
+    return out;
   }
 
   /** Number of parameters the method trains. */
@@ -191,7 +201,7 @@ export class RoutingBlock {
       out.tags = toIds(ctx.tags, 'ctx.tags', b, numTags);
     }
     if (this.method.needsHash) {
-      if (ctx.hash == null) throw new Error(`method 'hash' needs ctx.hash: one expert id per example for this block, shape [${b}]`);
+      if (ctx.hash == null) throw new Error(`method '${this.method.name}' needs ctx.hash: one expert id per example for this block, shape [${b}]`);
       out.hash = toIds(ctx.hash, 'ctx.hash', b, numExperts);
     }
     if (ctx.routerInput && (ctx.routerInput.rank !== 2 || ctx.routerInput.shape[0] !== b || ctx.routerInput.shape[1] !== width)) {
@@ -204,26 +214,27 @@ export class RoutingBlock {
     return out;
   }
 
+  /** The given draws of this call, each checked against the method's declaration (trainingDraws). */
   private checkDraws(d: RoutingDraws, b: number): RoutingDraws {
     const { numExperts: n, numTags: t, name } = this.config;
-    const check = (k: keyof RoutingDraws, len: number, shape: string, ints: boolean, max?: number) => {
-      const v = d[k];
-      if (v === undefined) return;
+    const given = d as Record<string, unknown>;
+    for (const spec of this.method.trainingDraws ?? []) {
+      const v = given[spec.field] as ArrayLike<number> | undefined;
+      if (v === undefined) continue;
+      const { len, shape } = drawSize(spec, b, n, t);
+      const ints = spec.dtype === 'int32';
       if (!(ints ? v instanceof Int32Array : v instanceof Float32Array) || v.length !== len) {
-        throw new Error(`RoutingBlock '${name}': ctx.draws.${k}: expected ${ints ? 'an Int32Array' : 'a Float32Array'} of ${len} values (${shape}), got ${v?.constructor?.name ?? typeof v} of ${(v as ArrayLike<number>)?.length}`);
+        throw new Error(`RoutingBlock '${name}': ctx.draws.${spec.field}: expected ${ints ? 'an Int32Array' : 'a Float32Array'} of ${len} values (${shape}), got ${(v as object)?.constructor?.name ?? typeof v} of ${v?.length}`);
       }
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
-        if (ints ? !(x >= 0 && x < max!) : !Number.isFinite(x) || (k === 'skillsUniform' && !(x >= 0 && x <= 1))) {
-          throw new Error(`RoutingBlock '${name}': ctx.draws.${k}[${i}] = ${x}: expected ${ints ? `an expert index in [0, ${max})` : k === 'skillsUniform' ? 'a uniform in [0, 1]' : 'a finite number'}`);
+        const ok = spec.values === 'expert' ? x >= 0 && x < n : spec.values === 'unit' ? x >= 0 && x <= 1 : Number.isFinite(x);
+        if (!ok) {
+          const want = spec.values === 'expert' ? `an expert index in [0, ${n})` : spec.values === 'unit' ? 'a uniform in [0, 1]' : 'a finite number';
+          throw new Error(`RoutingBlock '${name}': ctx.draws.${spec.field}[${i}] = ${x}: expected ${want}`);
         }
       }
-    };
-    check('gumbel', b * n, `[B,N] = [${b},${n}]`, false);
-    check('action', b, `[B] = [${b}]`, true, n);
-    check('adamixDown', b, `[B] = [${b}]`, true, n);
-    check('adamixUp', b, `[B] = [${b}]`, true, n);
-    check('skillsUniform', t * n, `[T,N] = [${t},${n}]`, false);
+    }
     return d;
   }
 
@@ -249,7 +260,7 @@ export class RoutingBlock {
             training: rctx.training,
             dropout: this.config.expertDropout,
             rng: rctx.rng,
-            skipInputNorm: this.config.loadBalancing,
+            skipInputNorm: this.method.skipsRouterInputNorm?.(this.config) ?? false,
           }),
       };
       return this.method.mix(x, routerInput, rctx, parts) as unknown as tf.TensorContainer;

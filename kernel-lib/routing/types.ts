@@ -16,7 +16,12 @@ export type RoutingKind = 'merge' | 'index' | 'output-mix' | 'token-mix' | 'dens
 /** Integer ids given per example: a plain array or an int32 tensor. */
 export type IdsLike = ArrayLike<number> | tf.Tensor1D;
 
-/** Options that configure one routing block. Every field has a documented default. */
+/**
+ * Options that configure one routing block. Every field has a documented default.
+ * These are the options every method has; each method's file adds its own
+ * (`declare module '../types'`), with their defaults and checks in its `options`
+ * (e.g. Top-k's `topK`, DSelect-k's `dselectWeight`, tag routing's `tagToExpert`).
+ */
 export interface RoutingBlockConfig {
   /** Routing method: friendly name (`smear`) or reference name (`parameter_averaging_routing`). */
   method: string;
@@ -35,24 +40,8 @@ export interface RoutingBlockConfig {
   postLayerNorm?: boolean;
   /** Use a padding-masked mean for the router input when `ctx.mask` is given. Default false (reference: plain mean). */
   maskedMean?: boolean;
-  /** T: number of tags (tasks or domains), for tag and skills routing. Default N. */
+  /** T: number of tags (tasks or domains), for methods that read tags. Default N. */
   numTags?: number;
-  /** Tag routing: tag → expert map (e.g. RTE → MNLI's expert in T5 encoder blocks). Default identity. */
-  tagToExpert?: number[];
-  /** Top-k: k. Default 1 (the reference implements k = 1 only). */
-  topK?: number;
-  /** Top-k: add the Switch load-balancing loss (reference quirk: skips the router input LayerNorm). Default false. */
-  loadBalancing?: boolean;
-  /** Top-k: load-balancing loss weight. Default 0.01 when loadBalancing is on. */
-  loadBalancingWeight?: number;
-  /** DSelect-k: regulariser weight (README 0.1). Default 0.1. */
-  dselectWeight?: number;
-  /** DSelect-k smooth-step γ. Default 1. */
-  smoothStepGamma?: number;
-  /** Soft MoE: slots per expert P. Default 1. */
-  slotsPerExpert?: number;
-  /** REINFORCE: baseline reduction factor (h = C / factor). Default 8. */
-  baselineReduction?: number;
   /** Router / expert initialisation scale (std of N(0, s²)). Default 0.01. */
   initScale?: number;
   /** Seed or generator for parameter initialisation. Default seed 42. */
@@ -85,19 +74,13 @@ export interface RoutingContext {
   draws?: RoutingDraws;
 }
 
-/** Values for the random choices of one block's training forward (see RoutingContext.draws). */
-export interface RoutingDraws {
-  /** ST-Gumbel: the Gumbel noise g [B·N] (row-major [B,N]) added to the logits. */
-  gumbel?: Float32Array;
-  /** REINFORCE: the sampled expert per example [B]. */
-  action?: Int32Array;
-  /** AdaMix: the random down-projection expert per example [B]. */
-  adamixDown?: Int32Array;
-  /** AdaMix: the random up-projection expert per example [B]. */
-  adamixUp?: Int32Array;
-  /** Latent Skills: the uniforms U [T·N] (row-major [T,N], before torch's clamp_probs) of the relaxed Bernoulli. */
-  skillsUniform?: Float32Array;
-}
+/**
+ * Values for the random choices of one block's training forward (see
+ * RoutingContext.draws): each method's file adds the fields it draws and
+ * declares them in its `trainingDraws` (shapes, dtypes, smear step's input names).
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface RoutingDraws {}
 
 /** Draws per routing block index (router order), for a model's forward. */
 export type DrawsForBlock = (block: number) => RoutingDraws | undefined;

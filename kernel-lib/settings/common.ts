@@ -77,9 +77,19 @@ export function defaultRunDir(setting: string, profile: Profile, m: ResolvedMeth
   return path.join(REPO_ROOT, 'runs', `${setting}-${profile}-${m.method.name}${m.isDefault ? '' : `-${slug(m.configuration)}`}`);
 }
 
+/** JSON with object keys sorted at every level: equal for configurations that differ only in key order. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
 /**
  * Top-level fields in which two configurations differ, after `normalize` drops what is
- * recorded but not chosen. The run folder's location (runDir) is never compared: a moved
+ * recorded but not chosen; key order does not count (the training options' order follows
+ * the registered methods). The run folder's location (runDir) is never compared: a moved
  * folder is the same run.
  */
 export function topLevelDifferences(saved: Record<string, unknown>, now: Record<string, unknown>, normalize: (c: Record<string, unknown>) => Record<string, unknown>): string[] {
@@ -89,7 +99,7 @@ export function topLevelDifferences(saved: Record<string, unknown>, now: Record<
   };
   const a = drop(saved);
   const b = drop(JSON.parse(JSON.stringify(now)) as Record<string, unknown>);
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k]));
 }
 
 /** For messages: each differing field of `keys` one level down, "train.lr: 0.003 (config.json) → 0.5 (now)". */
@@ -102,7 +112,7 @@ export function differenceDetails(saved: Record<string, unknown>, now: Record<st
     const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
     if (isObj(a) && isObj(b)) {
       for (const sub of new Set([...Object.keys(a), ...Object.keys(b)])) {
-        if (JSON.stringify(a[sub]) !== JSON.stringify(b[sub])) out.push(`${k}.${sub}: ${show(a[sub])} (config.json) → ${show(b[sub])} (now)`);
+        if (canonicalJson(a[sub]) !== canonicalJson(b[sub])) out.push(`${k}.${sub}: ${show(a[sub])} (config.json) → ${show(b[sub])} (now)`);
       }
     } else {
       out.push(`${k}: ${show(a)} (config.json) → ${show(b)} (now)`);

@@ -14,6 +14,7 @@
 import { fork, type ChildProcess } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
+import { getMethod } from '../routing/registry';
 import type { MethodSpec, Profile } from './common';
 import { REPO_ROOT, methodLabel } from './common';
 
@@ -55,7 +56,8 @@ const WORKER_FILE = path.join(__dirname, 'train-worker.ts');
 
 /** Train `jobs` in up to `workers` child processes; resolves when all have ended (no new starts after an abort or error). */
 export async function trainInWorkers(jobs: WorkerJob[], workers: number, signal?: AbortSignal): Promise<void> {
-  const cost = (j: WorkerJob) => (j.overrides.method === 'adamix' ? 2 : 1) * j.steps;
+  // A step costs the method's forward passes (AdaMix: 2).
+  const cost = (j: WorkerJob) => (getMethod(j.overrides.method).trainingPasses ?? 1) * j.steps;
   const queue = [...jobs].sort((a, b) => cost(b) - cost(a));
   const running = new Set<ChildProcess>();
   let failure: Error | null = null;

@@ -14,9 +14,9 @@
  * The method, N, d and the configuration come from, in order: the run's config.json,
  * the file's metadata (`smear.method`, `smear.routing`, `smear.config`), the tensors
  * (N and d from the experts' shape; the method where a tensor only one method has
- * is present: `skill_weights` → skills, the REINFORCE baselines → reinforce,
- * `z_logits` → dselect-k, Soft MoE's `scales` → soft-moe). An explicit `--method`
- * that contradicts them is refused naming both.
+ * is present, by the methods' reference names: e.g. `skill_weights` → skills, the
+ * REINFORCE baselines → reinforce, `z_logits` → dselect-k, Soft MoE's `scales` →
+ * soft-moe). An explicit `--method` that contradicts them is refused naming both.
  *
  * Non-finite weights (NaN, ±Inf) in the file are an error naming the tensor unless
  * `allowNonFinite` is set (checked on the host arrays, before anything is uploaded).
@@ -26,10 +26,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstNonFinite, readSafetensors, type LoadedTensor } from '../../io/safetensors';
-import { getMethod } from '../../routing/registry';
+import { getMethod, METHODS } from '../../routing/registry';
+import { distinctiveReferenceNames } from '../../routing/reference-names';
 import { RoutedResNet, type ResNetConfig } from '../../models/resnet/resnet';
 import { inferResNetConfig, type ResNetLoadConfig } from '../../models/resnet/checkpoint';
-import { DOMAINS } from '../../datasets/domainnet/layout';
+import { resNetModelConfig } from '../../settings/resnet/config';
 import { parseJson } from '../../util/json';
 
 /** The run-checkpoint format the trainer writes (train/trainer.ts). */
@@ -98,17 +99,12 @@ export function checkFinite(tensors: Map<string, { data: ArrayLike<number>; shap
   }
 }
 
-/** The method a set of tensor names implies, where a tensor only one method has is present. */
+/** The method a set of tensor names implies, where a tensor only one method has is present (the methods' reference names). */
 export function methodFromTensorNames(keys: string[]): { method: string; tensor: string } | undefined {
-  const rules: [RegExp, string][] = [
-    [/\.adapter_controller\.skill_weights$/, 'skills'],
-    [/\.adapter_controller\.multi_(router_)?baselines\./, 'reinforce'],
-    [/\.adapter_controller\.multi_routers\.z_logits$/, 'dselect-k'],
-    [/\.adapter_controller\.multi_routers\.scales$/, 'soft-moe'],
-  ];
-  for (const [re, method] of rules) {
-    const k = keys.find((x) => re.test(x));
-    if (k) return { method, tensor: k };
+  for (const m of METHODS) {
+    const names = distinctiveReferenceNames(m, METHODS).map((n) => `.adapter_controller.${n}`);
+    const k = keys.find((x) => names.some((n) => x.endsWith(n)));
+    if (k) return { method: m.name, tensor: k };
   }
   return undefined;
 }
@@ -171,23 +167,7 @@ export interface ResNetLoadOptions {
 
 /** The RoutedResNet configuration of a run's config.json (as trainResNet builds the model). */
 export function resNetConfigOfRun(cfg: Record<string, any>): ResNetConfig {
-  const method = getMethod(String(cfg.method)).name;
-  return {
-    numClasses: cfg.data.numClasses,
-    widths: cfg.model.widths,
-    stem: cfg.model.stem,
-    routing: {
-      method,
-      numExperts: cfg.numExperts,
-      bottleneck: cfg.bottleneck,
-      dselectWeight: cfg.losses?.dselectWeight,
-      ...(getMethod(method).needsTags ? { numTags: DOMAINS.length } : {}),
-      ...(cfg.expertDropout !== undefined ? { expertDropout: cfg.expertDropout } : {}),
-    },
-    freezeBackbone: true,
-    freezeBackboneBnStats: cfg.model.freezeBackboneBnStats,
-    seed: cfg.train?.seed ?? 42,
-  };
+  return resNetModelConfig({ ...cfg, method: getMethod(String(cfg.method)).name } as Parameters<typeof resNetModelConfig>[0]);
 }
 
 /** Load a ResNet checkpoint for a command (see the module comment). */

@@ -155,7 +155,7 @@ export async function loadT5ForCommand(opts: T5LoadOptions): Promise<{ model: Ro
       if (experts !== undefined) routing.numExperts = experts;
       if (bottleneck !== undefined) routing.bottleneck = bottleneck;
     } else {
-      routing.numExperts = experts ?? (getMethod(method).kind === 'dense' ? 1 : T5_FORWARD_DEFAULTS.experts);
+      routing.numExperts = experts ?? getMethod(method).fixedExperts ?? T5_FORWARD_DEFAULTS.experts;
       routing.bottleneck = bottleneck ?? T5_FORWARD_DEFAULTS.bottleneck;
     }
     try {

@@ -13,14 +13,15 @@
  * The configuration is the run's config.json for a run checkpoint, else the
  * paper profile (T5: with --reference-config applied).
  *
- * Randomness is off or read from the input:
- *   expert dropout 0, T5 backbone dropout 0;
+ * Randomness is off or read from the input: expert dropout 0, T5 backbone
+ * dropout 0, and every draw the method declares (`trainingDraws`) as
+ * `<input>.<k>` for block k (`<input>.<k>.pass2` for a second pass), e.g.
  *   gumbel_noise.<k>      f32 [B,N]  ST-Gumbel: the noise g added to the logits of block k
  *   reinforce_action.<k>  int64 [B]  REINFORCE: the sampled expert of block k
  *   adamix_down.<k>, adamix_up.<k>              int64 [B]  AdaMix pass 1's experts of block k
  *   adamix_down.<k>.pass2, adamix_up.<k>.pass2  int64 [B]  AdaMix pass 2's
  *   skills_uniform.<k>    f32 [T,N]  Latent Skills: the relaxed Bernoulli's uniforms U (before clamping)
- * ST-Gumbel's temperature is τ0 (the schedule at step 0). Blocks k in router
+ * The per-step routing context is the method's at step 0 (ST-Gumbel: τ0). Blocks k in router
  * order (ResNet 0..7; T5 encoder 2i, 2i+1, decoder 2·L_enc + 3i + {0,1,2}).
  *
  * Input: the batch as `smear forward` reads it plus
@@ -39,7 +40,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../backend';
 import { readMany } from '../../backend/host-read';
 import { readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../../io/safetensors';
-import { getMethod } from '../../routing/registry';
+import { getMethod, METHODS } from '../../routing/registry';
+import { drawSize } from '../../routing/block';
+import { resolveTrainingOptions } from '../../routing/options';
 import type { RoutingMethod } from '../../routing/method';
 import type { DrawsForBlock, RoutingDraws, RoutingRecord } from '../../routing/types';
 import type { Rng } from '../../util/rng';
@@ -72,38 +75,35 @@ export interface StepOptions {
   allowNonFinite?: boolean;
 }
 
-/** The input file's names of each draw (pass 0 / pass 1). */
-const DRAW_TENSORS: Record<keyof RoutingDraws, { name: string; ints: boolean; shape: string }> = {
-  gumbel: { name: 'gumbel_noise', ints: false, shape: '[B,N]' },
-  action: { name: 'reinforce_action', ints: true, shape: '[B]' },
-  adamixDown: { name: 'adamix_down', ints: true, shape: '[B]' },
-  adamixUp: { name: 'adamix_up', ints: true, shape: '[B]' },
-  skillsUniform: { name: 'skills_uniform', ints: false, shape: '[T,N]' },
-};
-
-/** The draws of every pass from the input file; every one the method needs must be there. */
+/** The draws of every pass from the input file; every one the method declares must be there. */
 function readDraws(method: RoutingMethod, tensors: Map<string, LoadedTensor>, blocks: number, file: string, shapes: { b: number; n: number; t: number }): DrawsForBlock[] {
   const passes = method.trainingPasses ?? 1;
   const out: DrawsForBlock[] = [];
   for (let pass = 0; pass < passes; pass++) {
     const perBlock: RoutingDraws[] = [];
     for (let k = 0; k < blocks; k++) {
-      const d: RoutingDraws = {};
-      for (const field of method.trainingDraws ?? []) {
-        const spec = DRAW_TENSORS[field];
-        const name = `${spec.name}.${k}${pass ? `.pass${pass + 1}` : ''}`;
+      const d: Record<string, Int32Array | Float32Array> = {};
+      for (const spec of method.trainingDraws ?? []) {
+        const ints = spec.dtype === 'int32';
+        const name = `${spec.input}.${k}${pass ? `.pass${pass + 1}` : ''}`;
         const t = tensors.get(name);
-        const want = spec.shape === '[B,N]' ? [shapes.b, shapes.n] : spec.shape === '[T,N]' ? [shapes.t, shapes.n] : [shapes.b];
-        if (!t) fail(`${file}: missing tensor '${name}' (${spec.ints ? 'int64' : 'f32'} [${want}]): '${method.name}' draws it in training; smear step reads it from the input`);
-        if (spec.ints !== t.data instanceof Int32Array) fail(`${file}: tensor '${name}': expected ${spec.ints ? 'an integer dtype (int64 or int32)' : 'a float dtype'}, got ${t.dtype}`);
-        if (t.shape.join(',') !== want.join(',')) fail(`${file}: tensor '${name}': expected shape [${want}] ${spec.shape}, got [${t.shape}]`);
-        (d as Record<string, unknown>)[field] = spec.ints ? Int32Array.from(t.data) : Float32Array.from(t.data);
+        const { dims: want } = drawSize(spec, shapes.b, shapes.n, shapes.t);
+        if (!t) fail(`${file}: missing tensor '${name}' (${ints ? 'int64' : 'f32'} [${want}]): '${method.name}' draws it in training; smear step reads it from the input`);
+        if (ints !== t.data instanceof Int32Array) fail(`${file}: tensor '${name}': expected ${ints ? 'an integer dtype (int64 or int32)' : 'a float dtype'}, got ${t.dtype}`);
+        if (t.shape.join(',') !== want.join(',')) fail(`${file}: tensor '${name}': expected shape [${want}] [${spec.shape}], got [${t.shape}]`);
+        d[spec.field] = ints ? Int32Array.from(t.data) : Float32Array.from(t.data);
       }
-      perBlock.push(d);
+      perBlock.push(d as RoutingDraws);
     }
     out.push((k) => perBlock[k]);
   }
   return out;
+}
+
+/** The input tensors of every registered method's draws, for the usage line. */
+function drawInputs(): string {
+  const specs = METHODS.flatMap((m) => (m.trainingDraws ?? []).map((d) => ({ d, passes: m.trainingPasses ?? 1 })));
+  return specs.map(({ d, passes }) => `${d.input}.<k> ${d.dtype === 'int32' ? 'int64' : 'f32'} [${d.shape}]${passes > 1 ? ' (and .pass2)' : ''}`).join(', ');
 }
 
 interface Prepared {
@@ -145,7 +145,9 @@ async function prepareResNet(opts: StepOptions, tensors: Map<string, LoadedTenso
   if (!hash && method.needsHash) fail(`${file}: missing tensor 'hash_ids' (int64 [${b},R≥8]), needed by hash routing`);
   if (hash && method.needsHash) checkRange(hash, 'hash_ids', file, 0, n, `an expert index (N = ${n})`);
   const run = info.runConfig as unknown as ResNetRunConfig | undefined;
-  const cfg: ResNetRunConfig = run ?? ({ ...RESNET_DEFAULTS.paper, method: method.name, configuration: method.configurations[0].label, runDir: '', data: { ...RESNET_DEFAULTS.paper.data, numClasses: k } } as ResNetRunConfig);
+  const cfg: ResNetRunConfig =
+    run ??
+    ({ ...RESNET_DEFAULTS.paper, method: method.name, configuration: method.configurations[0].label, runDir: '', data: { ...RESNET_DEFAULTS.paper.data, numClasses: k }, losses: resolveTrainingOptions(RESNET_DEFAULTS.paper.losses) } as ResNetRunConfig);
   const task = new ResNetTask(model, cfg, { valid: () => fail('no evaluation'), test: () => fail('no evaluation') }, [...DOMAINS]);
   const pixels = tf.tidy(() => tf.transpose(tf.tensor4d(px.data as Float32Array, px.shape as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D);
   const batch = { pixels, labels: labels.data, domains: domains?.data ?? new Int32Array(b), hash: hash?.data ?? new Int32Array(b * 8), skipped: 0 };
@@ -209,13 +211,7 @@ async function prepareT5(opts: StepOptions, tensors: Map<string, LoadedTensor>):
       configuration: method.configurations[0].label,
       runDir: '',
       train: { ...base.train, ...(rc?.train ?? {}) },
-      losses: {
-        ...base.losses,
-        ...(rc?.losses.dselectWeight !== undefined ? { dselectWeight: rc.losses.dselectWeight } : {}),
-        ...(rc?.losses.skillLrRatio !== undefined ? { skillLrRatio: rc.losses.skillLrRatio } : {}),
-        gumbel: { ...base.losses.gumbel, ...(rc?.losses.gumbel ?? {}) },
-        reinforce: { ...base.losses.reinforce, ...(rc?.losses.reinforce ?? {}) },
-      },
+      losses: resolveTrainingOptions(base.losses, rc?.losses),
     } as T5RunConfig);
   const task = new T5Task(model, cfg, { tasks: [] } as unknown as EvalSets, new ByteTokenizer());
   const batch: T5Batch = {
@@ -336,9 +332,7 @@ export const stepCommand: Command = {
     checkpoint: { type: 'string', description: 'model weights as smear forward takes them (reference names; runs/<name>/checkpoints/*.safetensors)' },
     input: {
       type: 'string',
-      description:
-        "the batch as smear forward reads it, plus labels (resnet int64 [B]; t5 int64 [B,T]); draws: gumbel_noise.<k> f32 [B,N], reinforce_action.<k> int64 [B], " +
-        'adamix_down.<k> / adamix_up.<k> int64 [B] (and .pass2), skills_uniform.<k> f32 [T,N]',
+      description: `the batch as smear forward reads it, plus labels (resnet int64 [B]; t5 int64 [B,T]); draws: ${drawInputs()}`,
     },
     out: { type: 'string', description: 'where to write loss, loss.<name>, grad_norm, grad.<name>, param.<name>, routing.<k>, expert_index.<k>' },
     lr: { type: 'string', description: "learning rate of the step (default: the configuration's base rate)" },

@@ -8,6 +8,7 @@ import type { T5RunOverrides } from '../../settings/t5/config';
 import type { GlueSplitMode } from '../../datasets/glue/splits';
 import { interruptSignal } from '../interrupt';
 import { getMethod } from '../../routing/registry';
+import { DEFAULT_INIT_SCALE } from '../../routing/block';
 import { checkAgainstReference, ignoredKeysLine, readT5ReferenceConfig } from '../../settings/t5/reference-config';
 
 function num(values: Record<string, unknown>, key: string): number | undefined {
@@ -148,8 +149,12 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
       { option: '--eval-every', value: num(values, 'eval-every'), file: rc.train.evalEvery, key: 'eval_steps' },
       { option: '--max-length', value: maxLength, file: rc.data.maxInputLength, key: 'max_source_length' },
     ]);
-    const unsupported = Object.entries({ loadBalancing: rc.routing.loadBalancing, initScale: rc.routing.initScale !== undefined && rc.routing.initScale !== 0.01 ? rc.routing.initScale : undefined, baselineReduction: rc.routing.baselineReduction !== undefined && rc.routing.baselineReduction !== 8 ? rc.routing.baselineReduction : undefined }).filter(([, v]) => v);
-    if (unsupported.length) throw new Error(`--reference-config ${rc.file}: smear train does not take ${unsupported.map(([k, v]) => `${k} ${String(v)}`).join(', ')} from a reference file yet (use_load_balancing / router_init_scale / bl_reduction_factor); smear forward and smear step do`);
+    // A run configuration records the file's expert dropout and training options (`losses`), not other block options.
+    const m = getMethod(rc.method);
+    const carried = new Set(['expertDropout', ...Object.keys(rc.losses)]);
+    const defaultOf = (k: string): unknown => (k === 'initScale' ? DEFAULT_INIT_SCALE : m.options?.[k]?.default);
+    const unsupported = Object.entries(rc.routing).filter(([k, v]) => !carried.has(k) && v !== undefined && JSON.stringify(v) !== JSON.stringify(defaultOf(k)));
+    if (unsupported.length) throw new Error(`--reference-config ${rc.file}: smear train does not take ${unsupported.map(([k, v]) => `${k} ${String(v)}`).join(', ')} from a reference file yet (routing-block options a run configuration does not record); smear forward and smear step do`);
     const line = ignoredKeysLine(rc);
     if (line) process.stderr.write(`[smear] ${line}\n`);
   }
@@ -162,12 +167,7 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
           bottleneck: rc.bottleneck,
           ...fromRc(rc.routing.expertDropout, 'expertDropout'),
           referenceConfig: { file: path.resolve(rc.file), notUsed: rc.notUsed, ignored: rc.unknown },
-          losses: {
-            ...fromRc(rc.losses.dselectWeight, 'dselectWeight'),
-            ...fromRc(rc.losses.skillLrRatio, 'skillLrRatio'),
-            ...(rc.losses.gumbel ? { gumbel: rc.losses.gumbel } : {}),
-            ...(rc.losses.reinforce ? { reinforce: rc.losses.reinforce } : {}),
-          } as T5RunOverrides['losses'],
+          losses: rc.losses,
         }
       : {}),
     data: {

@@ -5,8 +5,9 @@
  *
  * Loading infers the sizes from tensor shapes: stem (conv1 kernel 7 or 3),
  * widths (each stage's conv2), K (classifier), N and d (layer1.0's experts),
+ * and the method's own options its tensors imply (`optionsFromReference`:
  * REINFORCE's baseline reduction, the skills' tag count T, Soft MoE's slots
- * per expert P. The routing method cannot be inferred: pass it in
+ * per expert P). The routing method cannot be inferred: pass it in
  * `config.routing.method` (otherwise the `smear.method` metadata written by
  * `saveResNetSafetensors` is used, if present).
  */
@@ -14,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors';
 import type { TensorToWrite } from '../../io/safetensors';
 import { getMethod } from '../../routing/registry';
+import { routingReferenceName } from '../../routing/reference-names';
 import { RoutedResNet } from './resnet';
 import type { ResNetConfig, ResNetRoutingConfig } from './resnet';
 
@@ -77,23 +79,23 @@ export function inferResNetConfig(
   const cls = need('classification_layer.weight', 2, 'the number of classes');
   const down = need('layer1.0.adapter_controller.multi_adapters.down_samplers_weights', 4, 'N and d');
   const routing: ResNetRoutingConfig = { method: method.name, numExperts: down[1], bottleneck: down[3] };
-  if (method.name === 'reinforce') {
-    const hs: [number, number][] = [];
-    for (let l = 1; l <= 4; l++) {
-      for (let b = 0; b < 2; b++) {
-        const s = need(`layer${l}.${b}.adapter_controller.multi_router_baselines.down_samplers_weights`, 3, 'the REINFORCE baseline width');
-        hs.push([s[1], s[2]]);
-      }
-    }
-    const maxC = Math.max(...hs.map(([c]) => c));
-    let r = 0;
-    for (let cand = 1; cand <= maxC && !r; cand++) if (hs.every(([c, h]) => Math.floor(c / cand) === h)) r = cand;
-    if (!r) throw new Error(`${source}: REINFORCE baseline widths ${JSON.stringify(hs)} ([C,h] per block) fit no reduction factor h = floor(C/r)`);
-    routing.baselineReduction = r;
-  }
-  if (method.name === 'skills') routing.numTags = need('layer1.0.adapter_controller.skill_weights', 2, 'the number of tags')[0];
-  if (method.name === 'soft-moe') {
-    routing.slotsPerExpert = need('layer1.0.adapter_controller.multi_routers.router_weights', 3, 'the Soft MoE slots per expert')[2];
+  // The method's own options that its tensors' shapes imply (e.g. a baseline width, a tag count).
+  if (method.optionsFromReference) {
+    const prefixes = [1, 2, 3, 4].flatMap((l) => [0, 1].map((b) => `layer${l}.${b}.adapter_controller`));
+    Object.assign(
+      routing,
+      method.optionsFromReference({
+        blocks: prefixes.length,
+        shape: (k, ours, rank, what) => {
+          const ref = routingReferenceName('resnet', method, ours);
+          if (ref === null) throw new Error(`${source}: method '${method.name}': its parameter '${ours}' has no reference tensor`);
+          return need(`${prefixes[k]}.${ref}`, rank, what);
+        },
+        fail: (msg) => {
+          throw new Error(`${source}: ${msg}`);
+        },
+      }),
+    );
   }
   return {
     ...config,

@@ -29,10 +29,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { hostValuesOf } from '../../backend/host-read';
 import { Rng } from '../../util/rng';
 import { RoutingBlock } from '../../routing/block';
-import { getMethod } from '../../routing/registry';
+import { getMethod, METHODS } from '../../routing/registry';
+import { DOMAINS } from '../../datasets/domainnet/layout';
 import type { AuxLoss, DrawsForBlock, RoutingBlockConfig, RoutingRecord } from '../../routing/types';
 import { BatchNorm } from './batchnorm';
-import { routingReferenceName, routingReferenceShape } from '../../io/reference-names';
 
 export type ResNetStem = 'imagenet' | 'small';
 
@@ -189,7 +189,7 @@ export class RoutedResNet {
   constructor(config: ResNetConfig) {
     if (config == null || typeof config !== 'object') throw new Error('RoutedResNet: expected a configuration object');
     if (config.routing == null || typeof config.routing.method !== 'string') {
-      throw new Error('RoutedResNet: option routing.method is required (e.g. { routing: { method: "smear" } })');
+      throw new Error(`RoutedResNet: option routing.method is required (e.g. { routing: { method: '${METHODS[0].name}' } }; see smear methods)`);
     }
     const method = getMethod(config.routing.method);
     const widths = [...(config.widths ?? RESNET18_WIDTHS)];
@@ -205,14 +205,10 @@ export class RoutedResNet {
     if ((config.routing as RoutingBlockConfig).postLayerNorm) {
       throw new Error('RoutedResNet: option routing.postLayerNorm is not used in the ResNet setting (SPEC §3.2: no post-norm)');
     }
-    const numExperts = config.routing.numExperts ?? (method.kind === 'dense' ? 1 : 6);
+    const numExperts = config.routing.numExperts ?? method.fixedExperts ?? 6;
     const routing: ResolvedResNetConfig['routing'] = { ...config.routing, numExperts, bottleneck: config.routing.bottleneck ?? 32 };
-    if (method.name === 'skills') {
-      // Latent Skills: T = the 6 DomainNet domains (the reference's num_domains), whatever N is.
-      routing.numTags = config.routing.numTags ?? 6;
-      // The tag → expert map is unused by skills; keep the block's validation happy when T > N.
-      routing.tagToExpert ??= Array.from({ length: routing.numTags }, (_, t) => t % numExperts);
-    }
+    // Methods with one row per tag (tagCount 'data') get T = the 6 DomainNet domains (the reference's num_domains), whatever N.
+    if (method.needsTags && method.tagCount === 'data') routing.numTags = config.routing.numTags ?? DOMAINS.length;
     this.config = {
       numClasses,
       widths,
@@ -478,16 +474,12 @@ export class RoutedResNet {
 
   private entries(): StateEntry[] {
     const out = this.backboneEntries();
-    const { numExperts, slotsPerExpert } = this.blocks[0].routing.config;
     for (const blk of this.blocks) {
       const base = `${blk.prefix}.adapter_controller`;
-      for (const [name, v] of blk.routing.params) {
-        const ref = routingReferenceName('resnet', this.method, name);
-        if (ref === null) continue;
-        const shape = routingReferenceShape(name, v.shape, { numExperts, slotsPerExpert });
+      for (const { variable: v, key, shape } of blk.routing.referenceParams('resnet')) {
         const ours = v.shape;
         out.push({
-          key: `${base}.${ref}`,
+          key: `${base}.${key}`,
           shape,
           kind: 'float',
           get: () => tf.reshape(v, shape),

@@ -61,7 +61,9 @@ import '../../backend/gradients';
 import { Rng } from '../../util/rng';
 import { hostValuesOf } from '../../backend/host-read';
 import { RoutingBlock } from '../../routing/block';
-import { getMethod } from '../../routing/registry';
+import { getMethod, METHODS } from '../../routing/registry';
+import { hasOption } from '../../routing/options';
+import { GLUE_TASKS } from '../../datasets/glue/tasks';
 import { positionMean } from '../../routing/ops';
 import type { AuxLoss, RoutingBlockConfig, RoutingRecord } from '../../routing/types';
 import { resolveT5Config, type T5Config } from './config';
@@ -145,7 +147,7 @@ export class RoutedT5 {
   constructor(opts: RoutedT5Options) {
     if (opts == null || typeof opts !== 'object') throw new Error('RoutedT5: expected an options object');
     if (opts.routing == null || typeof opts.routing.method !== 'string') {
-      throw new Error("RoutedT5: option routing.method is required (e.g. { routing: { method: 'smear' } })");
+      throw new Error(`RoutedT5: option routing.method is required (e.g. { routing: { method: '${METHODS[0].name}' } }; see smear methods)`);
     }
     const cfg = resolveT5Config(opts.config);
     this.config = cfg;
@@ -157,15 +159,16 @@ export class RoutedT5 {
         throw new Error(`RoutedT5: option routing.${k} is set by the model${instead}`);
       }
     }
-    const numExperts = opts.routing.numExperts ?? (method.kind === 'dense' ? 1 : 8);
+    const numExperts = opts.routing.numExperts ?? method.fixedExperts ?? 8;
     const bottleneck = opts.routing.bottleneck ?? Math.max(1, Math.floor(cfg.dModel / 32));
     this.routingConfig = {
       ...opts.routing,
       numExperts,
       bottleneck,
-      // Tags are GLUE tasks: skills routing has a T×N matrix with T = 8 by default; tag
-      // routing maps task → expert (default T = N); other methods ignore tags (T = N).
-      numTags: opts.routing.numTags ?? (method.name === 'skills' ? 8 : numExperts),
+      // Tags are GLUE tasks: a method with one row per tag (tagCount 'data', e.g. skills' T×N
+      // matrix) has T = 8 by default; tag routing maps task → expert (default T = N); other
+      // methods ignore tags (T = N).
+      numTags: opts.routing.numTags ?? (method.needsTags && method.tagCount === 'data' ? GLUE_TASKS.length : numExperts),
     };
     const crossAttentionBias = opts.crossAttentionBias ?? 'none';
     if (crossAttentionBias !== 'none' && crossAttentionBias !== 'random') {
@@ -189,14 +192,8 @@ export class RoutedT5 {
       seed,
     };
     let encTagMap: number[] | undefined;
-    let tagMap: number[] | undefined;
-    if (method.name === 'skills') {
-      // Skills routing indexes its T×N matrix by task and never reads tagToExpert, but the
-      // block validates that map against N: give a placeholder when T > N.
-      tagMap = Array.from({ length: this.routingConfig.numTags! }, (_, t) => t % numExperts);
-    }
     if (this.options.sameRteMnliInEncoder) {
-      if (method.name !== 'tag') throw new Error(`RoutedT5: option sameRteMnliInEncoder applies to tag routing only, not '${method.name}'`);
+      if (!hasOption(method, 'tagToExpert')) throw new Error(`RoutedT5: option sameRteMnliInEncoder applies to tag routing only (methods with a tagToExpert map), not '${method.name}'`);
       const t = this.routingConfig.numTags!;
       if (t <= MNLI_TASK_ID || numExperts <= MNLI_TASK_ID) {
         throw new Error(`RoutedT5: option sameRteMnliInEncoder needs numTags and numExperts > ${MNLI_TASK_ID} (MNLI is task 5), got ${t} and ${numExperts}`);
@@ -257,7 +254,7 @@ export class RoutedT5 {
       this.encoderBlocks.push({
         attn: attn(`${p}.layer.0.SelfAttention`),
         ff: ff(`${p}.layer.1.DenseReluDense`),
-        sublayers: [sub('encoder', i, 0, 'self', encTagMap ?? tagMap), sub('encoder', i, 1, 'ff', encTagMap ?? tagMap)],
+        sublayers: [sub('encoder', i, 0, 'self', encTagMap), sub('encoder', i, 1, 'ff', encTagMap)],
       });
     }
     this.encoderFinalNorm = gain('encoder.final_layer_norm.weight');
@@ -268,7 +265,7 @@ export class RoutedT5 {
         attn: attn(`${p}.layer.0.SelfAttention`),
         cross: attn(`${p}.layer.1.EncDecAttention`),
         ff: ff(`${p}.layer.2.DenseReluDense`),
-        sublayers: [sub('decoder', i, 0, 'self', tagMap), sub('decoder', i, 1, 'cross', tagMap), sub('decoder', i, 2, 'ff', tagMap)],
+        sublayers: [sub('decoder', i, 0, 'self'), sub('decoder', i, 1, 'cross'), sub('decoder', i, 2, 'ff')],
       });
     }
     this.decoderFinalNorm = gain('decoder.final_layer_norm.weight');

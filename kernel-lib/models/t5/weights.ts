@@ -35,7 +35,6 @@ import { hostValuesOf } from '../../backend/host-read';
 import { firstNonFinite, readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../../io/safetensors';
 import { fromHuggingFaceConfig, toHuggingFaceConfig, type T5Config } from './config';
 import { CROSS_TABLE_KEY, RoutedT5, type AttentionWeights, type FfWeights, type RoutedT5Options, type T5RoutingConfig, type T5Sublayer } from './model';
-import { routingReferenceName, routingReferenceShape } from '../../io/reference-names';
 
 /** A tensor to load: a tf.Tensor or plain data with a shape (e.g. from readSafetensors). */
 export type TensorLike = tf.Tensor | { shape: number[]; data: ArrayLike<number> };
@@ -96,15 +95,12 @@ function ffEntries(prefix: string, w: FfWeights): T5StateEntry[] {
   return [linearEntry(`${prefix}.wi_0.weight`, w.wi0), linearEntry(`${prefix}.wi_1.weight`, w.wi1), linearEntry(`${prefix}.wo.weight`, w.wo)];
 }
 
-function sublayerEntries(model: RoutedT5, s: T5Sublayer): T5StateEntry[] {
+function sublayerEntries(s: T5Sublayer): T5StateEntry[] {
   const out: T5StateEntry[] = [plainEntry(`${s.prefix}.layer_norm.weight`, s.norm, 'norm')];
-  for (const [name, v] of s.routing.params) {
-    const ref = routingReferenceName('t5', model.method, name);
-    if (ref === null) continue;
-    const shape = routingReferenceShape(name, v.shape, s.routing.config);
+  for (const { variable: v, key, shape } of s.routing.referenceParams('t5')) {
     const ours = v.shape;
     out.push({
-      key: `${s.prefix}.adapter_controller.${ref}`,
+      key: `${s.prefix}.adapter_controller.${key}`,
       shape,
       kind: 'routing',
       get: () => tf.reshape(v, shape),
@@ -123,21 +119,21 @@ export function t5StateEntries(model: RoutedT5): T5StateEntry[] {
     const p = `encoder.block.${i}`;
     out.push(...attnEntries(`${p}.layer.0.SelfAttention`, b.attn));
     if (i === 0) out.push(plainEntry(`${p}.layer.0.SelfAttention.relative_attention_bias.weight`, model.encoderRelBias, 'backbone'));
-    out.push(...sublayerEntries(model, b.sublayers[0]));
+    out.push(...sublayerEntries(b.sublayers[0]));
     out.push(...ffEntries(`${p}.layer.1.DenseReluDense`, b.ff));
-    out.push(...sublayerEntries(model, b.sublayers[1]));
+    out.push(...sublayerEntries(b.sublayers[1]));
   });
   out.push(plainEntry('encoder.final_layer_norm.weight', model.encoderFinalNorm, 'norm'));
   model.decoderBlocks.forEach((b, i) => {
     const p = `decoder.block.${i}`;
     out.push(...attnEntries(`${p}.layer.0.SelfAttention`, b.attn));
     if (i === 0) out.push(plainEntry(`${p}.layer.0.SelfAttention.relative_attention_bias.weight`, model.decoderRelBias, 'backbone'));
-    out.push(...sublayerEntries(model, b.sublayers[0]));
+    out.push(...sublayerEntries(b.sublayers[0]));
     out.push(...attnEntries(`${p}.layer.1.EncDecAttention`, b.cross));
     if (i === 0 && model.crossRelBias) out.push(plainEntry(CROSS_TABLE_KEY, model.crossRelBias, 'backbone'));
-    out.push(...sublayerEntries(model, b.sublayers[1]));
+    out.push(...sublayerEntries(b.sublayers[1]));
     out.push(...ffEntries(`${p}.layer.2.DenseReluDense`, b.ff));
-    out.push(...sublayerEntries(model, b.sublayers[2]));
+    out.push(...sublayerEntries(b.sublayers[2]));
   });
   out.push(plainEntry('decoder.final_layer_norm.weight', model.decoderFinalNorm, 'norm'));
   const [c, v] = model.lmHead.shape;

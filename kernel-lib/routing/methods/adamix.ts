@@ -15,6 +15,15 @@ import { oneHotF } from '../ops';
 import { requireRng } from '../router';
 import { Experts } from '../experts';
 
+declare module '../types' {
+  interface RoutingDraws {
+    /** AdaMix: the random down-projection expert per example [B]. */
+    adamixDown?: Int32Array;
+    /** AdaMix: the random up-projection expert per example [B]. */
+    adamixUp?: Int32Array;
+  }
+}
+
 export const adamix: RoutingMethod = {
   name: 'adamix',
   referenceName: 'adamix_routing',
@@ -25,8 +34,15 @@ export const adamix: RoutingMethod = {
     { name: 'consistency', scope: 'model', description: 'symmetric KL between two stochastic passes, weight 1 (adamixConsistency)' },
   ],
   defaultExpertDropout: 0,
-  trainingDraws: ['adamixDown', 'adamixUp'],
+  trainingDraws: [
+    { field: 'adamixDown', input: 'adamix_down', dtype: 'int32', shape: 'B', values: 'expert', description: 'the down-projection experts' },
+    { field: 'adamixUp', input: 'adamix_up', dtype: 'int32', shape: 'B', values: 'expert', description: 'the up-projection experts' },
+  ],
   trainingPasses: 2,
+  // A second pass with independent random experts (and dropout masks) on the same batch; the
+  // task loss is pass 1's. ResNet: KLDivLoss batchmean over [B,K]; T5: KL summed over the
+  // vocabulary, averaged over all B×T positions (padding included): both Σ / rows.
+  stepLosses: ({ logProbs, forwardAgain }) => [{ name: 'consistency', value: adamixConsistency(logProbs, forwardAgain(1)), weight: 1 }],
   configurations: [{ label: 'AdaMix', description: 'random experts in training, uniform merge at test', resolve: SAME_SIZE }],
   description: 'random down/up experts in training (two passes, consistency loss); uniform merge at test',
   mix(x, _v, ctx, { config, experts }) {

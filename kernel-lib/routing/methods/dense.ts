@@ -17,6 +17,7 @@ export const dense: RoutingMethod = {
   title: 'Single adapter',
   kind: 'dense',
   usesRouter: false,
+  fixedExperts: 1,
   auxLosses: [],
   defaultExpertDropout: 0,
   configurations: [

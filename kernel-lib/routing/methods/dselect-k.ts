@@ -17,6 +17,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SAME_SIZE, type RoutingMethod } from '../method';
 
+declare module '../types' {
+  interface RoutingBlockConfig {
+    /** DSelect-k: regulariser weight (README 0.1). Default 0.1. */
+    dselectWeight?: number;
+    /** DSelect-k smooth-step γ. Default 1. */
+    smoothStepGamma?: number;
+  }
+}
+
 function numSelectors(n: number): number {
   return Math.ceil(Math.log2(n));
 }
@@ -41,6 +50,36 @@ export const dselectK: RoutingMethod = {
   defaultExpertDropout: 0,
   configurations: [{ label: 'DSelect-k', description: 'k = 1 smooth binary selector, all experts computed', resolve: SAME_SIZE }],
   description: 'smooth-step binary selector over experts (k = 1), outputs mixed',
+  options: {
+    dselectWeight: {
+      default: 0.1,
+      scope: 'both',
+      description: 'weight of the regulariser (the reference load_loss_weight; README 0.1)',
+      check(w: number, name) {
+        if (!(typeof w === 'number' && Number.isFinite(w) && w >= 0)) throw new Error(`option ${name}: expected a number >= 0, got ${String(w)}`);
+      },
+    },
+    smoothStepGamma: {
+      default: 1,
+      description: 'γ of the smooth step',
+      check(g: number) {
+        if (!(g > 0)) throw new Error(`option smoothStepGamma: expected > 0, got ${g}`);
+      },
+    },
+  },
+  unusedParams: ['dselect.w'], // softmax over k = 1 selector ≡ 1
+  referenceParams: {
+    'router.weight': null, // the selector replaces the softmax router's weights
+    'dselect.z': { name: 'multi_routers.z_logits', shape: (s) => [1, ...s] }, // [C,m] → [1,C,m]
+    'dselect.w': { name: 'multi_routers.w_logits' }, // [C,1]
+  },
+  referenceArguments: {
+    keys: ['load_loss_weight'],
+    read(args) {
+      const w = args.num('load_loss_weight', (v) => v >= 0, 'a number >= 0') ?? 0;
+      return { routing: { dselectWeight: w }, losses: { dselectWeight: w } };
+    },
+  },
   validate(cfg) {
     if (cfg.numExperts < 2) throw new Error(`method 'dselect-k': numExperts must be >= 2, got ${cfg.numExperts}`);
   },

@@ -21,8 +21,25 @@ import { oneHotF, rowDot, stopGradient } from '../ops';
 import { requireRng } from '../router';
 import type { AuxLoss, RoutingRecord } from '../types';
 
+declare module '../types' {
+  interface RoutingBlockConfig {
+    /** REINFORCE: baseline reduction factor (h = C / factor). Default 8. */
+    baselineReduction?: number;
+  }
+  interface RoutingDraws {
+    /** REINFORCE: the sampled expert per example [B]. */
+    action?: Int32Array;
+  }
+}
+
 /** The reference's REINFORCE weights (reinf_bl_routing.json; CV Config.py). */
 export const REINFORCE_DEFAULTS = { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01, huberDelta: 1 };
+
+/** The loss weights a run configures (its `losses.reinforce`). */
+const WEIGHT_KEYS = ['policyWeight', 'entropyWeight', 'valueWeight'] as const;
+
+/** The REINFORCE baseline module: `multi_baselines` in the T5 code, `multi_router_baselines` in the ResNet code. */
+const baselineModule = (code: string) => (code === 't5' ? 'multi_baselines' : 'multi_router_baselines');
 
 export const reinforce: RoutingMethod = {
   name: 'reinforce',
@@ -36,9 +53,67 @@ export const reinforce: RoutingMethod = {
     { name: 'value', scope: 'model', description: 'γ·mean Huber(ℓ − baseline), γ = 0.01 (reinforceLosses)' },
   ],
   defaultExpertDropout: 0,
-  trainingDraws: ['action'],
+  trainingDraws: [{ field: 'action', input: 'reinforce_action', dtype: 'int32', shape: 'B', values: 'expert', description: 'the sampled expert' }],
   configurations: [{ label: 'REINFORCE', description: 'score-function gradient with a learned linear baseline', resolve: SAME_SIZE }],
   description: 'sample an expert; train the router with REINFORCE and a learned baseline',
+  options: {
+    baselineReduction: {
+      default: 8,
+      description: 'h = C / factor, the baseline’s hidden width (reference bl_reduction_factor)',
+      check(r: number) {
+        if (!(typeof r === 'number' && Number.isInteger(r) && r >= 1)) throw new Error(`option baselineReduction: expected an integer >= 1, got ${String(r)}`);
+      },
+    },
+    reinforce: {
+      default: { policyWeight: REINFORCE_DEFAULTS.policyWeight, entropyWeight: REINFORCE_DEFAULTS.entropyWeight, valueWeight: REINFORCE_DEFAULTS.valueWeight },
+      scope: 'training',
+      description: 'the weights α (policy), β (entropy), γ (value) of the step-level losses',
+      check(w: Record<string, unknown>, name) {
+        if (w === null || typeof w !== 'object') throw new Error(`option ${name}: expected { policyWeight, entropyWeight, valueWeight }, got ${JSON.stringify(w)}`);
+        for (const [k, v] of Object.entries(w)) {
+          if (!(WEIGHT_KEYS as readonly string[]).includes(k)) throw new Error(`option ${name}.${k}: unknown field; expected ${WEIGHT_KEYS.join(', ')}`);
+          if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new Error(`option ${name}.${k}: expected a number >= 0, got ${JSON.stringify(v)}`);
+        }
+      },
+    },
+  },
+  // Once per step over every block's record, with ℓ_b the per-example task loss (logged as reinforce_policy, …).
+  stepLosses: ({ records, perExampleLoss, options }) =>
+    reinforceLosses(records, perExampleLoss, options.reinforce as Partial<typeof REINFORCE_DEFAULTS>).map((t) => ({ ...t, name: `reinforce_${t.name}` })),
+  referenceParams: {
+    'baseline.w1': { name: (code) => `${baselineModule(code)}.down_samplers_weights`, shape: (s) => [1, ...s] }, // [C,h] → [1,C,h]
+    'baseline.b1': { name: (code) => `${baselineModule(code)}.down_samplers_bias`, shape: (s) => [1, ...s] }, // [h] → [1,h]
+    'baseline.w2': { name: (code) => `${baselineModule(code)}.up_samplers_weights`, shape: (s) => [1, ...s] }, // [h,1] → [1,h,1]
+    'baseline.b2': { name: (code) => `${baselineModule(code)}.up_samplers_bias`, shape: (s) => [1, ...s] }, // [1] → [1,1]
+  },
+  // The reduction factor r with h = floor(C / r) in every block, from the baselines' [1,C,h] shapes.
+  optionsFromReference(t) {
+    const hs: [number, number][] = [];
+    for (let k = 0; k < t.blocks; k++) {
+      const s = t.shape(k, 'baseline.w1', 3, 'the REINFORCE baseline width');
+      hs.push([s[1], s[2]]);
+    }
+    const maxC = Math.max(...hs.map(([c]) => c));
+    let r = 0;
+    for (let cand = 1; cand <= maxC && !r; cand++) if (hs.every(([c, h]) => Math.floor(c / cand) === h)) r = cand;
+    if (!r) t.fail(`REINFORCE baseline widths ${JSON.stringify(hs)} ([C,h] per block) fit no reduction factor h = floor(C/r)`);
+    return { baselineReduction: r };
+  },
+  referenceArguments: {
+    keys: ['bl_reduction_factor', 'policy_weight', 'policy_entropy_weight', 'value_function_weight'],
+    read(args) {
+      return {
+        routing: { baselineReduction: args.num('bl_reduction_factor', (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1') ?? 8 },
+        losses: {
+          reinforce: {
+            policyWeight: args.num('policy_weight', (v) => v >= 0, 'a number >= 0') ?? 0.01,
+            entropyWeight: args.num('policy_entropy_weight', (v) => v >= 0, 'a number >= 0') ?? 0.01, // training_args.py default
+            valueWeight: args.num('value_function_weight', (v) => v >= 0, 'a number >= 0') ?? 0.01,
+          },
+        },
+      };
+    },
+  },
   createParams(cfg, rng) {
     const c = cfg.width;
     const h = Math.floor(c / cfg.baselineReduction);

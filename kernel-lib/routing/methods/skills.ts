@@ -13,6 +13,17 @@ import { SAME_SIZE, type RoutingMethod } from '../method';
 import { oneHotF } from '../ops';
 import { requireRng } from '../router';
 
+declare module '../types' {
+  interface RoutingBlockConfig {
+    /** Latent Skills: learning-rate multiplier of the skill matrix (reference skill_lr_ratio, README 10). Default 10. */
+    skillLrRatio?: number;
+  }
+  interface RoutingDraws {
+    /** Latent Skills: the uniforms U [T·N] (row-major [T,N], before torch's clamp_probs) of the relaxed Bernoulli. */
+    skillsUniform?: Float32Array;
+  }
+}
+
 /** torch.finfo(float32).eps, torch's clamp_probs bound. */
 const EPS32 = 1.1920928955078125e-7;
 /** The relaxed Bernoulli temperature of the reference. */
@@ -25,12 +36,34 @@ export const skills: RoutingMethod = {
   kind: 'merge',
   usesRouter: false,
   needsTags: true,
+  tagCount: 'data', // one row of S per task/domain, whatever N
   auxLosses: [],
   defaultExpertDropout: 0,
-  trainingDraws: ['skillsUniform'],
+  trainingDraws: [
+    { field: 'skillsUniform', input: 'skills_uniform', dtype: 'float32', shape: 'T,N', values: 'unit', description: 'the relaxed Bernoulli’s uniforms U (before clamping)' },
+  ],
   configurations: [{ label: 'Latent Skills', description: 'learned task-to-skill matrix, merged experts', resolve: SAME_SIZE }],
   description: 'learned per-task soft allocation of experts (relaxed Bernoulli), merged',
-  lrScale: { 'skills.logits': 10 },
+  options: {
+    skillLrRatio: {
+      default: 10,
+      scope: 'both',
+      description: 'learning-rate multiplier of the skill matrix S (reference skill_lr_ratio; README 10)',
+      check(r: number, name) {
+        if (!(typeof r === 'number' && Number.isFinite(r) && r > 0)) throw new Error(`option ${name}: expected a positive number, got ${String(r)}`);
+      },
+    },
+  },
+  lrScale: (cfg) => ({ 'skills.logits': cfg.skillLrRatio }),
+  referenceParams: { 'skills.logits': { name: 'skill_weights' } }, // [T,N]
+  optionsFromReference: (t) => ({ numTags: t.shape(0, 'skills.logits', 2, 'the number of tags')[0] }),
+  referenceArguments: {
+    keys: ['skill_lr_ratio'],
+    read(args) {
+      const r = args.num('skill_lr_ratio', (v) => v > 0, 'a positive number');
+      return r === undefined ? {} : { routing: { skillLrRatio: r }, losses: { skillLrRatio: r } };
+    },
+  },
   createParams(cfg, rng) {
     const t = cfg.numTags;
     const n = cfg.numExperts;

@@ -23,6 +23,17 @@ export const smear: RoutingMethod = {
     { label: 'SMEAR 2×', description: 'twice the experts (T5: 16, ResNet: 12)', resolve: TWICE_EXPERTS },
   ],
   description: 'merge all experts into one per example, weighted by the router',
+  // The paper's comparison (Section 4): SMEAR above metadata routing, hash routing and the
+  // gradient-estimator methods, near Ensemble at a fraction of its cost.
+  claims: [
+    { kind: 'above', other: 'tag', what: 'tag routing' },
+    { kind: 'above', other: 'hash', what: 'hash routing' },
+    { kind: 'above', other: 'topk', what: 'topk (gradient estimator)' },
+    { kind: 'above', other: 'st-gumbel', what: 'st-gumbel (gradient estimator)' },
+    { kind: 'above', other: 'reinforce', what: 'reinforce (gradient estimator)' },
+    { kind: 'near', other: 'ensemble' },
+    { kind: 'cheaper', other: 'ensemble' },
+  ],
   mix(x, _v, _ctx, { experts, route }) {
     const { logits, probs } = route(); // [B,N]
     const mixture = experts.applyMerged(x, experts.merge(probs)); // [B,S,C]

@@ -13,6 +13,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SAME_SIZE, type RoutingMethod } from '../method';
 
+declare module '../types' {
+  interface RoutingBlockConfig {
+    /** Soft MoE: slots per expert P. Default 1. */
+    slotsPerExpert?: number;
+  }
+}
+
 export const softMoe: RoutingMethod = {
   name: 'soft-moe',
   referenceName: 'soft_input_routing',
@@ -23,11 +30,22 @@ export const softMoe: RoutingMethod = {
   defaultExpertDropout: 0,
   configurations: [{ label: 'Soft MoE', description: 'one slot per expert; ResNet setting', resolve: SAME_SIZE }],
   description: 'experts process soft mixtures of tokens (slots); tokens combine slot outputs',
-  validate(cfg) {
-    if (!(Number.isInteger(cfg.slotsPerExpert) && cfg.slotsPerExpert >= 1)) {
-      throw new Error(`option slotsPerExpert: expected an integer >= 1, got ${cfg.slotsPerExpert}`);
-    }
+  options: {
+    slotsPerExpert: {
+      default: 1,
+      description: 'P, the slots each expert processes (the reference: 1)',
+      check(p: number) {
+        if (!(Number.isInteger(p) && p >= 1)) throw new Error(`option slotsPerExpert: expected an integer >= 1, got ${p}`);
+      },
+    },
   },
+  // The reference stores the slot logits Φ as its router weights [C,N,P] and their scales as [N,P].
+  referenceParams: {
+    'router.weight': null, // replaced by the slot logits
+    'softmoe.phi': { name: 'multi_routers.router_weights', shape: (s, cfg) => [s[0], cfg.numExperts, cfg.slotsPerExpert] }, // [C,N·P] → [C,N,P]
+    'softmoe.scale': { name: 'multi_routers.scales', shape: (_s, cfg) => [cfg.numExperts, cfg.slotsPerExpert] }, // [N·P] → [N,P]
+  },
+  optionsFromReference: (t) => ({ slotsPerExpert: t.shape(0, 'softmoe.phi', 3, 'the Soft MoE slots per expert')[2] }),
   createParams(cfg, rng) {
     const c = cfg.width;
     const np = cfg.numExperts * cfg.slotsPerExpert;

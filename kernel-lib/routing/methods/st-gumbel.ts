@@ -17,6 +17,31 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SAME_SIZE, type RoutingMethod } from '../method';
 import { oneHotF, rowDot, stopGradient } from '../ops';
 import { requireRng } from '../router';
+import { GumbelSchedule, type GumbelScheduleOptions } from '../schedules';
+
+declare module '../types' {
+  interface RoutingDraws {
+    /** ST-Gumbel: the Gumbel noise g [B·N] (row-major [B,N]) added to the logits. */
+    gumbel?: Float32Array;
+  }
+}
+
+/** The temperature schedule's fields and what each must be. */
+const SCHEDULE_FIELDS: Record<keyof GumbelScheduleOptions, [(v: number) => boolean, string]> = {
+  tau0: [(v) => v > 0, 'a positive number'],
+  minTemp: [(v) => v > 0, 'a positive number'],
+  rate: [(v) => v >= 0, 'a number >= 0'],
+  period: [(v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'],
+};
+
+function checkSchedule(o: Record<string, unknown>, name: string): void {
+  if (o === null || typeof o !== 'object') throw new Error(`option ${name}: expected { tau0, minTemp, rate, period }, got ${JSON.stringify(o)}`);
+  for (const [k, v] of Object.entries(o)) {
+    const rule = SCHEDULE_FIELDS[k as keyof GumbelScheduleOptions];
+    if (!rule) throw new Error(`option ${name}.${k}: unknown field; expected tau0, minTemp, rate, period`);
+    if (!(typeof v === 'number' && Number.isFinite(v) && rule[0](v))) throw new Error(`option ${name}.${k}: expected ${rule[1]}, got ${JSON.stringify(v)}`);
+  }
+}
 
 export const stGumbel: RoutingMethod = {
   name: 'st-gumbel',
@@ -25,10 +50,39 @@ export const stGumbel: RoutingMethod = {
   kind: 'index',
   usesRouter: true,
   auxLosses: [],
-  trainingDraws: ['gumbel'],
+  trainingDraws: [
+    { field: 'gumbel', input: 'gumbel_noise', dtype: 'float32', shape: 'B,N', values: 'finite', description: 'the noise g added to the logits' },
+  ],
   defaultExpertDropout: 0,
   configurations: [{ label: 'ST-Gumbel', description: 'straight-through Gumbel-softmax, τ annealed 10 → 0.5', resolve: SAME_SIZE }],
   description: 'sample an expert with Gumbel noise; straight-through gradient',
+  options: {
+    gumbel: {
+      // The reference's T5 schedule; a setting's profiles give theirs (ResNet: rate 1e-4 every 1,000 steps).
+      default: { ...GumbelSchedule.T5 },
+      scope: 'training',
+      description: 'the temperature schedule: τ0, floor, compounding anneal rate and period in steps',
+      check: checkSchedule,
+    },
+  },
+  stepContext: (step, options) => ({ temperature: new GumbelSchedule(options.gumbel as GumbelScheduleOptions).temperatureAt(step) }),
+  referenceArguments: {
+    keys: ['adapter_temp', 'anneal_rate', 'min_temp'],
+    read(args) {
+      const evalEvery = args.num('eval_steps', (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1');
+      return {
+        losses: {
+          gumbel: {
+            tau0: args.num('adapter_temp', (v) => v > 0, 'a positive number') ?? 10,
+            rate: args.num('anneal_rate', (v) => v >= 0, 'a number >= 0') ?? 1e-6,
+            minTemp: args.num('min_temp', (v) => v > 0, 'a positive number') ?? 0.5,
+            // The reference anneals at every evaluation.
+            ...(evalEvery !== undefined ? { period: evalEvery } : {}),
+          },
+        },
+      };
+    },
+  },
   mix(x, _v, ctx, { config, experts, route }) {
     const { logits, probs } = route(); // [B,N]
     const n = config.numExperts;

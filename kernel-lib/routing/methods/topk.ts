@@ -21,6 +21,20 @@ import { SAME_SIZE, TWICE_EXPERTS, type RoutingMethod } from '../method';
 import { oneHotF, rowDot, stopGradient } from '../ops';
 import type { AuxLoss } from '../types';
 
+declare module '../types' {
+  interface RoutingBlockConfig {
+    /** Top-k: k. Default 1 (the reference implements k = 1 only). */
+    topK?: number;
+    /** Top-k: add the Switch load-balancing loss (reference quirk: skips the router input LayerNorm). Default false. */
+    loadBalancing?: boolean;
+    /** Top-k: load-balancing loss weight. Default 0.01 when loadBalancing is on. */
+    loadBalancingWeight?: number;
+  }
+}
+
+/** The reference's `load_loss_weight` where no method adds a load loss. */
+const noLoadLoss = (v: unknown, est: unknown, extra = '') => `key 'load_loss_weight' = ${v} with routing_estimator ${JSON.stringify(est)}${extra}: smear-ts adds no load loss for this method (expected 0)`;
+
 export const topk: RoutingMethod = {
   name: 'topk',
   referenceName: 'switch_routing',
@@ -34,10 +48,33 @@ export const topk: RoutingMethod = {
     { label: 'Top-k 2×', description: 'twice the experts', resolve: TWICE_EXPERTS },
   ],
   description: 'use the most probable expert(s), output scaled by their probability',
-  validate(cfg) {
-    if (!(Number.isInteger(cfg.topK) && cfg.topK >= 1 && cfg.topK <= cfg.numExperts)) {
-      throw new Error(`option topK: expected an integer in [1, numExperts=${cfg.numExperts}], got ${cfg.topK}`);
-    }
+  options: {
+    topK: {
+      default: 1,
+      description: 'k, the experts used per example (the reference implements k = 1)',
+      check(k: number, _name, cfg) {
+        if (!(Number.isInteger(k) && k >= 1 && k <= cfg!.numExperts)) {
+          throw new Error(`option topK: expected an integer in [1, numExperts=${cfg!.numExperts}], got ${k}`);
+        }
+      },
+    },
+    loadBalancing: { default: false, description: 'add the Switch load-balancing loss (and skip the router input LayerNorm, as the reference)' },
+    loadBalancingWeight: { default: 0.01, description: 'weight of the load-balancing loss' },
+  },
+  skipsRouterInputNorm: (cfg) => cfg.loadBalancing,
+  referenceArguments: {
+    keys: ['use_load_balancing', 'load_loss_weight'],
+    exclusive: {
+      use_load_balancing: { neutral: false, refusal: (_v, est) => `key 'use_load_balancing' applies to switch_routing, not ${JSON.stringify(est)}` },
+      load_loss_weight: { neutral: 0, refusal: (v, est) => noLoadLoss(v, est) },
+    },
+    read(args) {
+      const lb = args.flag('use_load_balancing');
+      const llw = args.num('load_loss_weight', (v) => v >= 0, 'a number >= 0') ?? 0;
+      if (lb) return { routing: { loadBalancing: true, loadBalancingWeight: llw } };
+      if (llw !== 0) args.fail(noLoadLoss(llw, args.estimator, ' and use_load_balancing false'));
+      return {};
+    },
   },
   mix(x, _v, ctx, { config, experts, route }) {
     const { logits, probs } = route(); // [B,N]

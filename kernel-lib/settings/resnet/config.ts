@@ -10,6 +10,11 @@
  * validates, and the resolved object is written as the run's config.json.
  */
 import * as path from 'path';
+import { blockOptionsOf, resolveTrainingOptions, trainingOptionDefaults } from '../../routing/options';
+import { getMethod } from '../../routing/registry';
+import type { OptionValues } from '../../routing/method';
+import type { ResNetConfig } from '../../models/resnet/resnet';
+import { DOMAINS } from '../../datasets/domainnet/layout';
 import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile } from '../common';
 
 export interface ResNetRunConfig {
@@ -65,15 +70,12 @@ export interface ResNetRunConfig {
     /** Cap on validation examples per evaluation (0 = all). */
     maxEvalExamples: number;
   };
-  losses: {
-    /** DSelect-k regulariser weight (README 0.1). */
-    dselectWeight: number;
-    /** Skills learning-rate multiplier (README 10). */
-    skillLrRatio: number;
-    /** ST-Gumbel: τ0 10, min 0.5, compounding anneal rate 1e-4 every 1,000 steps (ResNet). */
-    gumbel: { tau0: number; minTemp: number; rate: number; period: number };
-    reinforce: { policyWeight: number; entropyWeight: number; valueWeight: number };
-  };
+  /**
+   * The routing methods' training options (loss weights, learning-rate multipliers,
+   * schedules), every registered method's with its default (see each method's `options`,
+   * `smear methods`); the profiles set the values this setting's runs differ in.
+   */
+  losses: OptionValues;
   runDir: string;
 }
 
@@ -81,7 +83,8 @@ export type ResNetRunOverrides = Partial<Omit<ResNetRunConfig, 'data' | 'model' 
   data?: Partial<ResNetRunConfig['data']>;
   model?: Partial<ResNetRunConfig['model']>;
   train?: Partial<ResNetRunConfig['train']>;
-  losses?: Partial<ResNetRunConfig['losses']>;
+  /** Training options to set (object values merged one level deep into the profile's). */
+  losses?: OptionValues;
 };
 
 
@@ -94,12 +97,9 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 
     data: { root: '', imageSize: 224, resize: 256, numClasses: 345, workers: 8, cropScale: [0.08, 1] },
     model: { widths: [64, 128, 256, 512], stem: 'imagenet', freezeBackboneBnStats: false, pretrain: { steps: 0, batchSize: 0, lr: 0 } },
     train: { batchSize: 128, evalBatchSize: 128, maxSteps: 100000, evalEvery: 1000, logEvery: 50, lr: 1e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
-    losses: {
-      dselectWeight: 0.1,
-      skillLrRatio: 10,
-      gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-4, period: 1000 },
-      reinforce: { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 },
-    },
+    // ST-Gumbel's temperature schedule as the reference's ResNet code anneals it: τ0 10, min 0.5,
+    // compounding rate 1e-4 every 1,000 steps (eval_every).
+    losses: { gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-4, period: 1000 } },
   },
   mini: {
     setting: 'resnet',
@@ -109,13 +109,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 
     data: { root: path.join(REPO_ROOT, 'data', 'mini-domainnet'), imageSize: 32, resize: 32, numClasses: 10, workers: 1, cropScale: [0.6, 1] },
     model: { widths: [32, 64, 128, 256], stem: 'imagenet', freezeBackboneBnStats: false, pretrain: { steps: 400, batchSize: 64, lr: 2e-3 } },
     train: { batchSize: 32, evalBatchSize: 100, maxSteps: 200, evalEvery: 100, logEvery: 20, lr: 3e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
-    losses: {
-      dselectWeight: 0.1,
-      skillLrRatio: 10,
-      // 10 → 0.5 within the mini run's 200 steps (same compounding rule, faster period).
-      gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-2, period: 20 },
-      reinforce: { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 },
-    },
+    // ST-Gumbel: 10 → 0.5 within the mini run's 200 steps (same compounding rule, faster period).
+    losses: { gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-2, period: 20 } },
   },
 };
 
@@ -137,7 +132,7 @@ export function resolveResNetConfig(overrides: ResNetRunOverrides & { method: st
     data: { ...base.data, ...overrides.data },
     model: { ...base.model, ...overrides.model },
     train: { ...base.train, ...overrides.train },
-    losses: { ...base.losses, ...overrides.losses },
+    losses: resolveTrainingOptions(base.losses, overrides.losses),
     runDir: overrides.runDir ?? defaultRunDir('resnet', profile, m),
   };
   if (cfg.data.skipBadEvalImages !== undefined && typeof cfg.data.skipBadEvalImages !== 'boolean') {
@@ -158,6 +153,32 @@ export function resolveResNetConfig(overrides: ResNetRunOverrides & { method: st
   return cfg;
 }
 
+
+/**
+ * The model of a run configuration (also a run folder's config.json, which may predate
+ * a training option: its default then applies): the method's blocks get the run's
+ * training options they read, and methods that read tags the six domains.
+ */
+export function resNetModelConfig(cfg: Pick<ResNetRunConfig, 'method' | 'numExperts' | 'bottleneck' | 'expertDropout' | 'data' | 'model' | 'train' | 'losses'>): ResNetConfig {
+  const method = getMethod(cfg.method);
+  return {
+    numClasses: cfg.data.numClasses,
+    widths: cfg.model.widths,
+    stem: cfg.model.stem,
+    routing: {
+      method: method.name,
+      numExperts: cfg.numExperts,
+      bottleneck: cfg.bottleneck,
+      ...blockOptionsOf(method, { ...trainingOptionDefaults(), ...cfg.losses }),
+      // Tags are the six domains (tag routing needs N >= 6 or a tagToExpert map).
+      ...(method.needsTags ? { numTags: DOMAINS.length } : {}),
+      ...(cfg.expertDropout !== undefined ? { expertDropout: cfg.expertDropout } : {}),
+    },
+    freezeBackbone: true,
+    freezeBackboneBnStats: cfg.model.freezeBackboneBnStats,
+    seed: cfg.train?.seed ?? 42,
+  };
+}
 
 /**
  * The top-level configuration fields in which a run folder's saved config.json

@@ -23,6 +23,7 @@ import { ImageBatchLoader } from '../../datasets/image/loader';
 import { loadDomainNetSplit } from '../../datasets/domainnet/reader';
 import { DOMAIN_TRANSFORMS, MINI_DOMAINS, transformSquare, type DigitTransform } from '../../datasets/mini-domainnet/render';
 import { REPO_ROOT, type ResNetRunConfig } from './config';
+import { SINGLE_ADAPTER } from '../../routing/registry';
 
 
 /** Inverse of each geometric transform, applied to an [n,n,3] HWC image. */
@@ -91,7 +92,7 @@ export async function ensureMiniBackbone(cfg: ResNetRunConfig, quiet = false): P
     numClasses: cfg.data.numClasses,
     widths: cfg.model.widths,
     stem: cfg.model.stem,
-    routing: { method: 'dense', numExperts: 1, bottleneck: 1 },
+    routing: { method: SINGLE_ADAPTER.name, numExperts: 1, bottleneck: 1 },
     freezeBackbone: false,
     seed: cfg.train.seed + 1,
   });

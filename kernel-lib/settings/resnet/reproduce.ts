@@ -18,23 +18,9 @@ import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { readJsonLines, readJsonObject } from '../../util/json';
 import { formatSkip, type NamedSkip } from './data';
+import { RESNET_METHOD_SET } from './methods';
 
-/** The default method set (issue 3): every routing method, plus both single-adapter baselines. */
-export const RESNET_METHOD_SET: MethodSpec[] = [
-  { method: 'smear' },
-  { method: 'tag' },
-  { method: 'hash' },
-  { method: 'topk' },
-  { method: 'st-gumbel' },
-  { method: 'reinforce' },
-  { method: 'dselect-k' },
-  { method: 'ensemble' },
-  { method: 'soft-moe' },
-  { method: 'adamix' },
-  { method: 'skills' },
-  { method: 'dense', configuration: '1× compute' },
-  { method: 'dense', configuration: '1× parameters' },
-];
+export { RESNET_METHOD_SET };
 
 export interface ReproductionRow {
   label: string;

@@ -15,7 +15,7 @@ import { generateMiniDomainNet, DEFAULT_MINI_DOMAINNET_DIR } from '../../dataset
 import { saveRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
 import { Trainer, type TrainResult } from '../../train/trainer';
 import type { ProgressOptions } from '../../train/progress';
-import { configDifferences, resolveResNetConfig, type ResNetRunConfig, type ResNetRunOverrides } from './config';
+import { configDifferences, resNetModelConfig, resolveResNetConfig, type ResNetRunConfig, type ResNetRunOverrides } from './config';
 import { EvalBatches, TrainBatches, formatSkip, unreadableEvalExamples, unreadableEvalError, type EvalSkipPolicy } from './data';
 import { ResNetTask } from './task';
 import { ensureMiniBackbone } from './pretrain';
@@ -46,8 +46,8 @@ export interface ResNetRunResult {
 /**
  * The schedule fields of a ResNet run whose values depend on its step count
  * (train.maxSteps), which forbid extending a finished run with `--resume --steps N`:
- * none — the learning rate is constant and the ST-Gumbel anneal counts steps
- * (losses.gumbel.period), not a fraction of the run.
+ * none — the learning rate is constant and the methods' schedules count steps
+ * (e.g. the ST-Gumbel anneal, losses.gumbel.period), not a fraction of the run.
  */
 export function stepCountFields(_cfg: ResNetRunConfig): string[] {
   return [];
@@ -91,23 +91,7 @@ export async function trainResNet(overrides: ResNetRunOverrides & { method: stri
       process.stderr.write(`[smear] --skip-bad-eval-images: the ${b.split} set is used without ${formatSkip(b.skip)}\n`);
     }
   }
-  const model = new RoutedResNet({
-    numClasses,
-    widths: cfg.model.widths,
-    stem: cfg.model.stem,
-    routing: {
-      method: cfg.method,
-      numExperts: cfg.numExperts,
-      bottleneck: cfg.bottleneck,
-      dselectWeight: cfg.losses.dselectWeight,
-      // Tags are the six domains (tag routing needs N >= 6 or a tagToExpert map).
-      ...(['tag', 'skills'].includes(cfg.method) ? { numTags: DOMAINS.length } : {}),
-      ...(cfg.expertDropout !== undefined ? { expertDropout: cfg.expertDropout } : {}),
-    },
-    freezeBackbone: true,
-    freezeBackboneBnStats: cfg.model.freezeBackboneBnStats,
-    seed: cfg.train.seed,
-  });
+  const model = new RoutedResNet(resNetModelConfig(cfg));
   try {
     if (cfg.model.weights) {
       if (!fs.existsSync(cfg.model.weights)) throw new Error(`option weights: file not found: ${cfg.model.weights}`);

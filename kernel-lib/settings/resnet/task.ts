@@ -1,22 +1,21 @@
 /**
  * The ResNet-DomainNet training task for the shared Trainer: loss of a batch
- * with every method's extra terms, and evaluation (pooled top-1 and per-domain
+ * with the method's extra terms, and evaluation (pooled top-1 and per-domain
  * accuracy, routing statistics).
  *
  * Loss (SPEC §6.2, §5): mean cross-entropy
- *   + Σ_blocks weight · block aux       (DSelect-k regulariser ×0.1; Top-k load balancing when on)
- *   + α L_policy + β L_ent + γ L_value  (REINFORCE, with ℓ_b the per-example CE)
- *   + ½[KL(p₂‖p₁) + KL(p₁‖p₂)]           (AdaMix: a second pass with independent random experts;
- *                                          KLDivLoss batchmean; the task loss is pass 1's)
- * ST-Gumbel's temperature follows the reference's compounding schedule.
+ *   + Σ_blocks weight · block aux       (e.g. DSelect-k's regulariser ×0.1; Top-k load balancing when on)
+ *   + Σ weight · step term              (the method's `stepLosses`, with ℓ_b the per-example CE and
+ *                                        the log-probabilities [B,K]: e.g. REINFORCE's policy/entropy/
+ *                                        value terms, AdaMix's second pass and consistency)
+ * The method's per-step routing context (e.g. ST-Gumbel's temperature) comes from its `stepContext`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { RoutedResNet } from '../../models/resnet/resnet';
-import { reinforceLosses } from '../../routing/methods/reinforce';
-import { adamixConsistency } from '../../routing/methods/adamix';
-import { GumbelSchedule } from '../../routing/schedules';
 import { totalAuxLoss } from '../../routing/aux';
 import { getMethod } from '../../routing/registry';
+import { addStepLosses, methodStepContext } from '../../routing/options';
+import type { RoutingMethod } from '../../routing/method';
 import type { DrawsForBlock, RoutingRecord, StepInjection } from '../../routing/types';
 import { RoutingStatsAccumulator, type RoutingReadPlan, type RoutingStats } from '../../analysis/routing-stats';
 import { packForRead, readPacked, type PackedRead } from '../../backend/host-read';
@@ -30,7 +29,7 @@ export interface ResNetEvalSets {
 }
 
 export class ResNetTask implements TrainerTask<ResNetBatch> {
-  private readonly gumbel: GumbelSchedule;
+  private readonly method: RoutingMethod;
   /** Routing statistics of the latest evaluation per split. */
   readonly routing: Partial<Record<'valid' | 'test', RoutingStats>> = {};
 
@@ -40,7 +39,7 @@ export class ResNetTask implements TrainerTask<ResNetBatch> {
     private readonly evalSets: ResNetEvalSets,
     private readonly domainNames: string[],
   ) {
-    this.gumbel = new GumbelSchedule(cfg.losses.gumbel);
+    this.method = getMethod(model.method);
   }
 
   params() {
@@ -57,7 +56,7 @@ export class ResNetTask implements TrainerTask<ResNetBatch> {
       rng,
       domainIds: batch.domains,
       hashIds: batch.hash,
-      temperature: this.gumbel.temperatureAt(step),
+      ...methodStepContext(this.method, step, this.cfg.losses),
       ...(draws ? { draws } : {}),
     });
   }
@@ -73,18 +72,14 @@ export class ResNetTask implements TrainerTask<ResNetBatch> {
     const aux = totalAuxLoss(out.aux);
     let loss = tf.add(ce, aux) as tf.Scalar;
     const logs: Record<string, tf.Scalar> = { ce };
-    const method = getMethod(this.model.method);
-    if (method.name === 'reinforce') {
-      const terms = reinforceLosses(out.records, perExample, this.cfg.losses.reinforce);
-      for (const t of terms) logs[`reinforce_${t.name}`] = t.value;
-      loss = tf.add(loss, totalAuxLoss(terms)) as tf.Scalar;
-    }
-    if (method.name === 'adamix') {
-      const out2 = this.forward(batch, true, ctx.step, ctx.rng, ctx.draws?.[1]); // independent random experts
-      const consistency = adamixConsistency(logp, tf.logSoftmax(out2.logits), 'batchmean');
-      logs.consistency = consistency;
-      loss = tf.add(loss, consistency) as tf.Scalar;
-    }
+    loss = addStepLosses(this.method, loss, logs, () => ({
+      records: out.records,
+      perExampleLoss: perExample,
+      logProbs: logp as tf.Tensor2D,
+      // Another pass: independent draws (pass ≥ 1: smear step's given draws of that pass).
+      forwardAgain: (pass) => tf.logSoftmax(this.forward(batch, true, ctx.step, ctx.rng, ctx.draws?.[pass]).logits) as tf.Tensor2D,
+      options: this.cfg.losses,
+    }));
     if (out.aux.length) logs.aux = aux;
     return { loss, logs, records: out.records };
   }
@@ -94,7 +89,7 @@ export class ResNetTask implements TrainerTask<ResNetBatch> {
     const nd = this.domainNames.length;
     const correct = new Float64Array(nd);
     const total = new Float64Array(nd);
-    const stats = new RoutingStatsAccumulator(getMethod(this.model.method).name, this.domainNames);
+    const stats = new RoutingStatsAccumulator(this.method.name, this.domainNames);
     const limit = split === 'valid' && this.cfg.train.maxEvalExamples > 0 ? this.cfg.train.maxEvalExamples : Infinity;
     let seen = 0;
     try {

@@ -21,6 +21,8 @@
  */
 import * as path from 'path';
 import { GumbelSchedule } from '../../routing/schedules';
+import { hasOption, resolveTrainingOptions } from '../../routing/options';
+import type { OptionValues } from '../../routing/method';
 import type { GlueSplitMode } from '../../datasets/glue/splits';
 import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile } from '../common';
 
@@ -89,15 +91,12 @@ export interface T5RunConfig {
     /** Test examples per task, each under every template (0 = all). */
     maxTestExamples: number;
   };
-  losses: {
-    /** DSelect-k regulariser weight (README 0.1). */
-    dselectWeight: number;
-    /** Skills learning-rate multiplier (README 10). */
-    skillLrRatio: number;
-    /** ST-Gumbel: τ0 10, min 0.5, compounding anneal rate 1e-6 every 5,000 steps (T5). */
-    gumbel: { tau0: number; minTemp: number; rate: number; period: number };
-    reinforce: { policyWeight: number; entropyWeight: number; valueWeight: number };
-  };
+  /**
+   * The routing methods' training options (loss weights, learning-rate multipliers,
+   * schedules), every registered method's with its default (see each method's `options`,
+   * `smear methods`); the profiles set the values this setting's runs differ in.
+   */
+  losses: OptionValues;
   runDir: string;
   /** The reference adapter configuration file the run was configured from (`--reference-config`), when one was. */
   referenceConfig?: { file: string; notUsed: string[]; ignored: string[] };
@@ -107,13 +106,12 @@ export type T5RunOverrides = Partial<Omit<T5RunConfig, 'data' | 'model' | 'train
   data?: Partial<T5RunConfig['data']>;
   model?: Partial<T5RunConfig['model']>;
   train?: Partial<T5RunConfig['train']>;
-  losses?: Partial<T5RunConfig['losses']>;
+  /** Training options to set (object values merged one level deep into the profile's). */
+  losses?: OptionValues;
 };
 
 /** Where `npm start` generates mini-GLUE. */
 export const DEFAULT_MINI_GLUE_DIR = path.join(REPO_ROOT, 'data', 'mini-glue');
-
-const REINFORCE = { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 };
 
 export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'configuration' | 'runDir' | 'expertDropout'>> = {
   paper: {
@@ -148,7 +146,9 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'con
       maxValidExamples: 0,
       maxTestExamples: 0,
     },
-    losses: { dselectWeight: 0.1, skillLrRatio: 10, gumbel: { ...GumbelSchedule.T5 }, reinforce: { ...REINFORCE } },
+    // ST-Gumbel's temperature schedule as the reference's T5 code anneals it: τ0 10, min 0.5,
+    // compounding rate 1e-6 every 5,000 steps (eval_steps).
+    losses: { gumbel: { ...GumbelSchedule.T5 } },
   },
   mini: {
     setting: 't5',
@@ -187,13 +187,8 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'con
       maxValidExamples: 16,
       maxTestExamples: 16,
     },
-    losses: {
-      dselectWeight: 0.1,
-      skillLrRatio: 10,
-      // 10 → ~0.7 within the mini run (same compounding rule: period 20, rate 1e-3 over 320 steps).
-      gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-3, period: 20 },
-      reinforce: { ...REINFORCE },
-    },
+    // ST-Gumbel: 10 → ~0.7 within the mini run (same compounding rule: period 20, rate 1e-3 over 320 steps).
+    losses: { gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-3, period: 20 } },
   },
 };
 
@@ -215,17 +210,12 @@ export function resolveT5RunConfig(overrides: T5RunOverrides & { method: string 
     data: { ...base.data, ...overrides.data },
     model: { ...base.model, ...overrides.model, pretrain: { ...base.model.pretrain, ...overrides.model?.pretrain } },
     train: { ...base.train, ...overrides.train },
-    losses: {
-      ...base.losses,
-      ...overrides.losses,
-      gumbel: { ...base.losses.gumbel, ...overrides.losses?.gumbel },
-      reinforce: { ...base.losses.reinforce, ...overrides.losses?.reinforce },
-    },
+    losses: resolveTrainingOptions(base.losses, overrides.losses),
     runDir: overrides.runDir ?? defaultRunDir('t5', profile, m),
     ...(overrides.referenceConfig ? { referenceConfig: overrides.referenceConfig } : {}),
   };
-  // Tag routing with the README's RTE→MNLI sharing needs MNLI's expert (index 5) to exist.
-  if (cfg.method !== 'tag') cfg.model.sameRteMnliInEncoder = false;
+  // RTE on MNLI's expert (the README's Tag run) is a tag → expert map: only methods that have one take it.
+  if (!hasOption(m.method, 'tagToExpert')) cfg.model.sameRteMnliInEncoder = false;
   if (!cfg.data.root) throw new Error(`option data: the ${profile} profile needs the GLUE folder (--data <folder>: GLUE TSV or HF parquet exports)`);
   if (profile === 'paper' && !cfg.model.path) {
     throw new Error('option model: the paper profile needs a local Hugging Face T5 v1.1 folder (--model <folder> with config.json and model.safetensors, e.g. google/t5-v1_1-base)');

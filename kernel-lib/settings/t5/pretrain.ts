@@ -44,6 +44,7 @@ import { applyTemplate, originalTaskTemplates } from '../../datasets/glue/prompt
 import { REPO_ROOT, type T5RunConfig } from './config';
 import { loadGlueTasks } from './data';
 import { MINI_GLUE_MANIFEST } from '../../datasets/glue/mini';
+import { SINGLE_ADAPTER } from '../../routing/registry';
 
 /** Number of sentinel ids reserved at the top of the vocabulary. */
 export const NUM_SENTINELS = 12;
@@ -226,7 +227,7 @@ export async function ensureMiniT5Backbone(cfg: T5RunConfig, quiet = false): Pro
   const tasks = await loadGlueTasks(cfg, () => undefined);
   const pool = tasks.flatMap((t) => t.train);
   const templates = new Map(tasks.map((t) => [t.task, originalTaskTemplates(t.task)]));
-  const model = new RoutedT5({ config: tcfg, routing: { method: 'dense', numExperts: 1, bottleneck: 1 }, seed: cfg.train.seed + 11 });
+  const model = new RoutedT5({ config: tcfg, routing: { method: SINGLE_ADAPTER.name, numExperts: 1, bottleneck: 1 }, seed: cfg.train.seed + 11 });
   const weights = new Map<string, tf.Variable>();
   const prefix = `pretrain${pretrainCounter++}/`;
   for (const [k, v] of model.variables()) if (!k.includes('.adapter_controller.')) weights.set(k, tf.variable(tf.clone(v), true, `${prefix}${k}`));

@@ -26,8 +26,9 @@
  *                 recorded in config.json
  *   unknown       not an argument of the reference: listed once as ignored
  *
- * Honoured keys:
- *   routing_estimator        the method (its reference name; null = one adapter, 'dense')
+ * Honoured keys (those of one method are read by that method: its `referenceArguments`
+ * in kernel-lib/routing/methods/, which also says which keys other methods refuse):
+ *   routing_estimator        the method (its reference name; null = one adapter)
  *   num_adapters             N
  *   reduction_factor, model_dim   d = model_dim / reduction_factor (integer division as the
  *                            reference's `//`); model_dim must equal the backbone's d_model
@@ -51,7 +52,9 @@
  *                            and so tag routing, follow it)
  */
 import * as fs from 'fs';
-import { getMethod } from '../../routing/registry';
+import { getMethod, METHODS, SINGLE_ADAPTER } from '../../routing/registry';
+import type { OptionValues, ReferenceArguments, RoutingMethod } from '../../routing/method';
+import type { RoutingBlockConfig } from '../../routing/types';
 import { GLUE_TASKS } from '../../datasets/glue/tasks';
 
 /** What a reference adapter configuration file sets here. */
@@ -65,21 +68,10 @@ export interface T5ReferenceConfig {
   /** model_dim of the file (the backbone's d_model must equal it). */
   modelDim: number;
   sameRteMnliInEncoder: boolean;
-  /** Routing-block options (RoutingBlockConfig fields). */
-  routing: {
-    expertDropout?: number;
-    initScale?: number;
-    loadBalancing?: boolean;
-    loadBalancingWeight?: number;
-    dselectWeight?: number;
-    baselineReduction?: number;
-  };
-  losses: {
-    dselectWeight?: number;
-    skillLrRatio?: number;
-    gumbel?: { tau0?: number; minTemp?: number; rate?: number; period?: number };
-    reinforce?: { policyWeight?: number; entropyWeight?: number; valueWeight?: number };
-  };
+  /** Routing-block options (RoutingBlockConfig fields: expertDropout, initScale and the method's own). */
+  routing: Partial<RoutingBlockConfig>;
+  /** The method's training options (a run configuration's `losses` entries). */
+  losses: OptionValues;
   train: {
     lr?: number;
     warmupSteps?: number;
@@ -161,26 +153,16 @@ export const FIXED_KEYS: Readonly<Record<string, unknown>> = {
   eval_all_templates: false,
 };
 
-/** Keys read here (see the module comment). */
-export const HONOURED_KEYS = [
+/** Keys read here whatever the method (see the module comment). */
+const GENERIC_KEYS = [
   'routing_estimator',
   'num_adapters',
   'reduction_factor',
   'model_dim',
   'same_rte_mnli',
   'only_in_encoder',
-  'load_loss_weight',
-  'use_load_balancing',
   'router_init_scale',
   'expert_dropout',
-  'adapter_temp',
-  'anneal_rate',
-  'min_temp',
-  'bl_reduction_factor',
-  'policy_weight',
-  'policy_entropy_weight',
-  'value_function_weight',
-  'skill_lr_ratio',
   'learning_rate',
   'warmup_steps',
   'max_steps',
@@ -195,6 +177,11 @@ export const HONOURED_KEYS = [
   'tasks',
   'eval_tasks',
 ] as const;
+
+/** Keys read here: the generic ones and every registered method's (`referenceArguments.keys`). */
+export function honouredKeys(): string[] {
+  return [...new Set<string>([...GENERIC_KEYS, ...METHODS.flatMap((m) => m.referenceArguments?.keys ?? [])])];
+}
 
 /** Reference arguments with no effect on what smear-ts computes. */
 export const NOT_USED_KEYS = [
@@ -242,14 +229,16 @@ export function parseT5ReferenceConfig(raw: unknown, file: string): T5ReferenceC
   }
   const est = o.routing_estimator;
   if (est !== null && typeof est !== 'string') fail(file, `key 'routing_estimator': expected a reference method name or null, got ${JSON.stringify(est)}`);
-  let method;
+  let method: RoutingMethod;
   try {
-    method = getMethod(est === null ? 'None' : est);
+    method = est === null ? SINGLE_ADAPTER : getMethod(est); // null: one adapter, no routing
   } catch (e) {
     fail(file, `key 'routing_estimator': ${(e as Error).message}`);
   }
   const numExperts = num(file, o, 'num_adapters', isInt(1), 'an integer >= 1') ?? 2; // training_args.py default 2
-  if (method.kind === 'dense' && numExperts !== 1) fail(file, `key 'num_adapters' = ${numExperts} with routing_estimator ${JSON.stringify(est)}: one adapter needs num_adapters 1`);
+  if (method.fixedExperts !== undefined && numExperts !== method.fixedExperts) {
+    fail(file, `key 'num_adapters' = ${numExperts} with routing_estimator ${JSON.stringify(est)}: ${method.title} needs num_adapters ${method.fixedExperts}`);
+  }
   const rf = num(file, o, 'reduction_factor', isInt(1), 'an integer >= 1') ?? 16;
   const modelDim = num(file, o, 'model_dim', isInt(1), 'an integer >= 1') ?? 512;
   const bottleneck = Math.floor(modelDim / rf);
@@ -264,45 +253,29 @@ export function parseT5ReferenceConfig(raw: unknown, file: string): T5ReferenceC
   const same = flag('same_rte_mnli');
   const onlyEnc = flag('only_in_encoder');
   if (same && !onlyEnc) fail(file, "key 'same_rte_mnli' true with 'only_in_encoder' false (RTE on MNLI's expert in every block) is not implemented; smear-ts shares MNLI's expert in encoder blocks only");
-  if (same && method.name !== 'tag') fail(file, `key 'same_rte_mnli' applies to task_routing, not ${JSON.stringify(est)}`);
 
-  const routing: T5ReferenceConfig['routing'] = {};
-  const losses: T5ReferenceConfig['losses'] = {};
-  const lb = flag('use_load_balancing');
-  const llw = num(file, o, 'load_loss_weight', (v) => v >= 0, 'a number >= 0') ?? 0;
-  if (lb && method.name !== 'topk') fail(file, `key 'use_load_balancing' applies to switch_routing, not ${JSON.stringify(est)}`);
-  if (method.name === 'dselect-k') {
-    routing.dselectWeight = llw;
-    losses.dselectWeight = llw;
-  } else if (lb) {
-    routing.loadBalancing = true;
-    routing.loadBalancingWeight = llw;
-  } else if (llw !== 0) {
-    fail(file, `key 'load_loss_weight' = ${llw} with routing_estimator ${JSON.stringify(est)}${method.name === 'topk' ? ' and use_load_balancing false' : ''}: smear-ts adds no load loss for this method (expected 0)`);
+  // Keys that only the methods reading them may set.
+  const mine = new Set(method.referenceArguments?.keys ?? []);
+  for (const other of METHODS) {
+    for (const [k, rule] of Object.entries(other.referenceArguments?.exclusive ?? {})) {
+      const v = o[k];
+      if (mine.has(k) || v === undefined || v === null || v === rule.neutral) continue;
+      fail(file, rule.refusal(v, est));
+    }
   }
+  const args: ReferenceArguments = {
+    estimator: est,
+    num: (key, check, want) => num(file, o, key, check, want),
+    flag,
+    fail: (msg) => fail(file, msg),
+  };
+  const own = method.referenceArguments?.read?.(args) ?? {};
+  const routing: T5ReferenceConfig['routing'] = { ...own.routing };
+  const losses: T5ReferenceConfig['losses'] = { ...own.losses };
   const ed = num(file, o, 'expert_dropout', (v) => v >= 0 && v < 1, 'a number in [0, 1)');
   if (ed !== undefined) routing.expertDropout = ed;
   const init = num(file, o, 'router_init_scale', (v) => v > 0, 'a positive number');
   if (init !== undefined) routing.initScale = init;
-  const evalEvery = num(file, o, 'eval_steps', isInt(1), 'an integer >= 1');
-  if (method.name === 'st-gumbel') {
-    losses.gumbel = {
-      tau0: num(file, o, 'adapter_temp', (v) => v > 0, 'a positive number') ?? 10,
-      rate: num(file, o, 'anneal_rate', (v) => v >= 0, 'a number >= 0') ?? 1e-6,
-      minTemp: num(file, o, 'min_temp', (v) => v > 0, 'a positive number') ?? 0.5,
-      ...(evalEvery !== undefined ? { period: evalEvery } : {}),
-    };
-  }
-  if (method.name === 'reinforce') {
-    routing.baselineReduction = num(file, o, 'bl_reduction_factor', isInt(1), 'an integer >= 1') ?? 8;
-    losses.reinforce = {
-      policyWeight: num(file, o, 'policy_weight', (v) => v >= 0, 'a number >= 0') ?? 0.01,
-      entropyWeight: num(file, o, 'policy_entropy_weight', (v) => v >= 0, 'a number >= 0') ?? 0.01, // training_args.py default
-      valueWeight: num(file, o, 'value_function_weight', (v) => v >= 0, 'a number >= 0') ?? 0.01,
-    };
-  }
-  const slr = num(file, o, 'skill_lr_ratio', (v) => v > 0, 'a positive number');
-  if (slr !== undefined && method.name === 'skills') losses.skillLrRatio = slr;
 
   const train: T5ReferenceConfig['train'] = {};
   const setT = (k: keyof T5ReferenceConfig['train'], key: string, check: (v: number) => boolean, want: string) => {
@@ -333,7 +306,7 @@ export function parseT5ReferenceConfig(raw: unknown, file: string): T5ReferenceC
       fail(file, `key '${k}' = ${JSON.stringify(v)}: smear-ts trains and evaluates the eight GLUE tasks in the reference order ${JSON.stringify(tasks)} (task ids follow it)`);
     }
   }
-  const known = new Set<string>([...HONOURED_KEYS, ...Object.keys(FIXED_KEYS), ...NOT_USED_KEYS]);
+  const known = new Set<string>([...honouredKeys(), ...Object.keys(FIXED_KEYS), ...NOT_USED_KEYS]);
   const notUsed = Object.keys(o).filter((k) => NOT_USED_KEYS.includes(k));
   const unknown = Object.keys(o).filter((k) => !known.has(k));
   return {

@@ -19,22 +19,9 @@ import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { divergedAt } from '../../analysis/runs';
 import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import { readJsonLines, readJsonObject } from '../../util/json';
+import { T5_METHOD_SET } from './methods';
 
-/** The default method set: every T5 routing method of the comparison plus both single-adapter baselines. */
-export const T5_METHOD_SET: MethodSpec[] = [
-  { method: 'smear' },
-  { method: 'tag' },
-  { method: 'hash' },
-  { method: 'topk' },
-  { method: 'st-gumbel' },
-  { method: 'reinforce' },
-  { method: 'dselect-k' },
-  { method: 'ensemble' },
-  { method: 'dense', configuration: '1× compute' },
-  { method: 'dense', configuration: '1× parameters' },
-  { method: 'adamix' },
-  { method: 'skills' },
-];
+export { T5_METHOD_SET };
 
 export interface T5ReproductionRow {
   label: string;

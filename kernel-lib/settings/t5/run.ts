@@ -7,6 +7,8 @@ import * as path from 'path';
 import { initBackend } from '../../backend';
 import { writeFileAtomic } from '../../io/atomic';
 import { RoutedT5 } from '../../models/t5/model';
+import { getMethod } from '../../routing/registry';
+import { blockOptionsOf, trainingOptionDefaults } from '../../routing/options';
 import { loadRoutedT5 } from '../../models/t5/weights';
 import { ByteTokenizer } from '../../tokenizers/byte';
 import { loadT5Tokenizer } from '../../tokenizers/t5';
@@ -48,7 +50,8 @@ export interface T5RunResult {
  * The schedule fields of a T5 run whose values depend on its step count
  * (train.maxSteps), which forbid extending a finished run with `--resume --steps N`:
  * none — constant_with_warmup warms up over train.warmupSteps steps, whatever the run's
- * length, and the ST-Gumbel anneal counts steps (losses.gumbel.period).
+ * length, and the methods' schedules count steps (e.g. the ST-Gumbel anneal,
+ * losses.gumbel.period).
  */
 export function stepCountFields(_cfg: T5RunConfig): string[] {
   return [];
@@ -73,13 +76,18 @@ export async function loadTokenizer(spec: string): Promise<Tokenizer> {
   }
 }
 
-/** The routed model: the backbone from `model.path` (HF folder/file) or a random one from the preset. */
+/**
+ * The routed model: the backbone from `model.path` (HF folder/file) or a random one from
+ * the preset; the method's blocks get the run's training options they read (a run
+ * folder's config.json that predates one: its default).
+ */
 export async function buildModel(cfg: T5RunConfig): Promise<RoutedT5> {
+  const method = getMethod(cfg.method);
   const routing = {
-    method: cfg.method,
+    method: method.name,
     numExperts: cfg.numExperts,
     bottleneck: cfg.bottleneck,
-    dselectWeight: cfg.losses.dselectWeight,
+    ...blockOptionsOf(method, { ...trainingOptionDefaults(), ...cfg.losses }),
     ...(cfg.expertDropout !== undefined ? { expertDropout: cfg.expertDropout } : {}),
   };
   const options = {
@@ -117,8 +125,8 @@ export async function trainT5(overrides: T5RunOverrides & { method: string }, op
     if (tokenizer.vocabSize > model.config.vocabSize) {
       throw new Error(`option tokenizer: it produces ids up to ${tokenizer.vocabSize - 1}, but the model's vocabulary has ${model.config.vocabSize} entries (option model)`);
     }
-    if (cfg.method === 'hash' && cfg.numExperts < HASH_RANGE) {
-      throw new Error(`method 'hash': the T5 setting draws hash labels randint(${HASH_RANGE}) as the reference; numExperts must be >= ${HASH_RANGE}, got ${cfg.numExperts}`);
+    if (getMethod(cfg.method).needsHash && cfg.numExperts < HASH_RANGE) {
+      throw new Error(`method '${cfg.method}': the T5 setting draws hash labels randint(${HASH_RANGE}) as the reference; numExperts must be >= ${HASH_RANGE}, got ${cfg.numExperts}`);
     }
     const hashColumns = model.numRoutingBlocks;
     const encoder = new Encoder(tokenizer, cfg.data.maxInputLength, cfg.data.maxTargetLength);

@@ -8,15 +8,17 @@
  *                                                              SUMMED over the batch's target tokens
  *                                                              (not averaged: the reference's helper
  *                                                              says "mean()? Scared to break other math")
- *     + Σ_blocks weight · block aux                             DSelect-k regulariser ×0.1
- *     + α L_policy + β L_ent + γ L_value                        REINFORCE, ℓ_b = example b's token-summed
- *                                                              label-smoothed loss (a large reward scale)
- *     + ½[KL(p₂‖p₁) + KL(p₁‖p₂)]                                AdaMix: a second pass with independent
- *                                                              random experts and dropout; KL summed over
- *                                                              the vocabulary and averaged over ALL B×T
- *                                                              positions incl. padding, added to the
- *                                                              summed CE (so it weighs little)
- * ST-Gumbel's temperature follows the reference's compounding T5 schedule.
+ *     + Σ_blocks weight · block aux                             e.g. DSelect-k's regulariser ×0.1
+ *     + Σ weight · step term                                    the method's `stepLosses`, given ℓ_b =
+ *                                                              example b's token-summed label-smoothed
+ *                                                              loss (a large reward scale for REINFORCE)
+ *                                                              and the log-probabilities of all B×T
+ *                                                              positions incl. padding as [B·T,V] (AdaMix:
+ *                                                              a second pass with independent random
+ *                                                              experts and dropout, its KL averaged over
+ *                                                              them, added to the summed CE, so it weighs little)
+ * The method's per-step routing context (e.g. ST-Gumbel's temperature on the
+ * reference's compounding T5 schedule) comes from its `stepContext`.
  *
  * Evaluation: greedy generation (RoutedT5.generate, KV cache) per task with
  * the task's max decoding length → decode (special ids dropped) → GLUE
@@ -29,11 +31,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { RoutedT5, type T5Inputs } from '../../models/t5/model';
-import { reinforceLosses } from '../../routing/methods/reinforce';
-import { adamixConsistency } from '../../routing/methods/adamix';
-import { GumbelSchedule } from '../../routing/schedules';
 import { totalAuxLoss } from '../../routing/aux';
 import { getMethod } from '../../routing/registry';
+import { addStepLosses, methodStepContext } from '../../routing/options';
+import type { RoutingMethod } from '../../routing/method';
 import type { RoutingRecord, StepInjection } from '../../routing/types';
 import { RoutingStatsAccumulator, type RoutingReadPlan, type RoutingStats } from '../../analysis/routing-stats';
 import { packForRead, readPacked, type PackedRead } from '../../backend/host-read';
@@ -83,7 +84,7 @@ export function batchInputs(batch: T5Batch, withDecoder = true): T5Inputs {
 }
 
 export class T5Task implements TrainerTask<T5Batch> {
-  private readonly gumbel: GumbelSchedule;
+  private readonly method: RoutingMethod;
   private readonly maxDecode: number[];
   /** Steps completed (for the validation templates' seed). */
   private step = 0;
@@ -96,13 +97,13 @@ export class T5Task implements TrainerTask<T5Batch> {
     private readonly evalSets: EvalSets,
     private readonly tokenizer: Tokenizer,
   ) {
-    this.gumbel = new GumbelSchedule(cfg.losses.gumbel);
+    this.method = getMethod(model.method);
     this.maxDecode = evalSets.tasks.map((t) => taskMaxDecodingLength(t.task, tokenizer));
   }
 
   params(): OptimizerParam[] {
-    // Skills' matrices train at lr × skillLrRatio (README ×10; the method's own scale is 10).
-    return this.model.trainableParams().map((p) => ({ ...p, lrScale: p.lrScale !== 1 && /skills\./.test(p.name) ? this.cfg.losses.skillLrRatio : p.lrScale }));
+    // Learning-rate multipliers are the method's (its blocks got the run's training options).
+    return this.model.trainableParams();
   }
 
   /** Checkpoint state: the trainable tensors and every routing tensor (the backbone is frozen and reloaded from its file). */
@@ -118,28 +119,24 @@ export class T5Task implements TrainerTask<T5Batch> {
 
   /** The loss of a batch; `records` are the first pass's routing records (`smear step` writes them). */
   loss(batch: T5Batch, ctx: StepContext & StepInjection): { loss: tf.Scalar; logs: Record<string, tf.Scalar>; records: RoutingRecord[] } {
-    const temperature = this.gumbel.temperatureAt(ctx.step);
+    const stepCtx = methodStepContext(this.method, ctx.step, this.cfg.losses);
     const extra = (pass: number) => ({ ...(ctx.draws?.[pass] ? { draws: ctx.draws[pass] } : {}), ...(ctx.disableDropout ? { disableDropout: true } : {}) });
-    const out = this.model.forward(batchInputs(batch), { training: true, rng: ctx.rng, temperature, ...extra(0) });
+    const out = this.model.forward(batchInputs(batch), { training: true, rng: ctx.rng, ...stepCtx, ...extra(0) });
     const ls = labelSmoothedLoss(out.logits, batch.labels, this.cfg.train.labelSmoothing);
     const aux = totalAuxLoss(out.aux);
     let loss = tf.add(ls.loss, aux) as tf.Scalar;
     const logs: Record<string, tf.Scalar> = { ce: ls.loss, nll: ls.nll };
-    const method = getMethod(this.model.method).name;
-    if (method === 'reinforce') {
-      const terms = reinforceLosses(out.records, ls.perExample, this.cfg.losses.reinforce);
-      for (const t of terms) logs[`reinforce_${t.name}`] = t.value;
-      loss = tf.add(loss, totalAuxLoss(terms)) as tf.Scalar;
-    }
-    if (method === 'adamix') {
-      // Second pass: independent random experts (and dropout masks), same batch.
-      const out2 = this.model.forward(batchInputs(batch), { training: true, rng: ctx.rng, temperature, ...extra(1) });
-      const v = out.logits.shape[2];
-      const rows = batch.batchSize * batch.tgtLen;
-      const consistency = adamixConsistency(tf.reshape(ls.logp, [rows, v]), tf.reshape(tf.logSoftmax(out2.logits), [rows, v]), 'mean');
-      logs.consistency = consistency;
-      loss = tf.add(loss, consistency) as tf.Scalar;
-    }
+    const v = out.logits.shape[2];
+    const rows = batch.batchSize * batch.tgtLen; // every target position, padding included
+    loss = addStepLosses(this.method, loss, logs, () => ({
+      records: out.records,
+      perExampleLoss: ls.perExample,
+      logProbs: tf.reshape(ls.logp, [rows, v]) as tf.Tensor2D,
+      // Another pass: independent random experts and dropout masks, same batch.
+      forwardAgain: (pass) =>
+        tf.reshape(tf.logSoftmax(this.model.forward(batchInputs(batch), { training: true, rng: ctx.rng, ...stepCtx, ...extra(pass) }).logits), [rows, v]) as tf.Tensor2D,
+      options: this.cfg.losses,
+    }));
     if (out.aux.length) logs.aux = aux;
     return { loss, logs, records: out.records };
   }
@@ -147,7 +144,7 @@ export class T5Task implements TrainerTask<T5Batch> {
   async evaluate(split: 'valid' | 'test'): Promise<EvalResult> {
     const which = split === 'valid' ? 'validation' : 'test';
     const perTask: GlueResults = {};
-    const stats = split === 'test' ? new RoutingStatsAccumulator(getMethod(this.model.method).name, [...GLUE_TASKS]) : null;
+    const stats = split === 'test' ? new RoutingStatsAccumulator(this.method.name, [...GLUE_TASKS]) : null;
     let examples = 0;
     const bs = this.cfg.train.evalBatchSize;
     for (let ti = 0; ti < this.evalSets.tasks.length; ti++) {
