@@ -50,7 +50,7 @@ export function resolveBlockConfig(config: RoutingBlockConfig): { cfg: ResolvedB
   if (config == null || typeof config !== 'object') throw new Error('RoutingBlock: expected a configuration object');
   const method = getMethod(config.method);
   const numExperts = checkInt('numExperts', config.numExperts ?? method.fixedExperts ?? 8, 1);
-  const generic = {
+  const cfg = {
     method: method.name,
     width: checkInt('width', config.width, 1),
     numExperts,
@@ -61,15 +61,14 @@ export function resolveBlockConfig(config: RoutingBlockConfig): { cfg: ResolvedB
     numTags: checkInt('numTags', config.numTags ?? numExperts, 1),
     initScale: config.initScale ?? DEFAULT_INIT_SCALE,
     name: config.name ?? `block${blockCounter++}`,
-  };
-  // Every method's options with their defaults (methods/*.ts), checked for this block's method.
-  const cfg = generic as unknown as ResolvedBlockConfig;
+  } as ResolvedBlockConfig; // with the methods' options once fillBlockOptions has run
   if (!(typeof cfg.expertDropout === 'number' && cfg.expertDropout >= 0 && cfg.expertDropout < 1)) {
     throw new Error(`option expertDropout: expected a number in [0, 1), got ${String(config.expertDropout)}`);
   }
   if (!(typeof cfg.initScale === 'number' && cfg.initScale > 0 && Number.isFinite(cfg.initScale))) {
     throw new Error(`option initScale: expected a positive number, got ${String(config.initScale)}`);
   }
+  // Every registered method's options with their defaults (methods/*.ts), checked for this block's method.
   fillBlockOptions(method, cfg, config);
   method.validate?.(cfg);
   return { cfg, method };
@@ -156,7 +155,7 @@ export class RoutingBlock {
    * (relative to `adapter_controller.`) and layouts, in parameter order; those the
    * reference has no tensor for are left out.
    */
-  referenceParams(code: ReferenceCode): { ours: string; variable: tf.Variable; key: string; shape: number[] }[] {
+  referenceEntries(code: ReferenceCode): { ours: string; variable: tf.Variable; key: string; shape: number[] }[] {
     const out: { ours: string; variable: tf.Variable; key: string; shape: number[] }[] = [];
     for (const [ours, variable] of this.params) {
       const key = routingReferenceName(code, this.method, ours);

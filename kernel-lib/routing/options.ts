@@ -38,11 +38,6 @@ export function hasOption(method: RoutingMethod, key: string): boolean {
   return !!method.options && Object.prototype.hasOwnProperty.call(method.options, key);
 }
 
-/** The methods that declare option `key`. */
-export function methodsWithOption(key: string): RoutingMethod[] {
-  return METHODS.filter((m) => hasOption(m, key));
-}
-
 /**
  * Fill every registered method's block options into `cfg` (the given value, else the
  * default; object values merged) and check those of the block's own `method`.

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../kernel-lib/backend';
 import { Rng } from '../../kernel-lib/util/rng';
+import { methodNames } from '../../kernel-lib/routing/registry';
 import { RoutedResNet } from '../../kernel-lib/models/resnet/resnet';
 import type { ResNetConfig } from '../../kernel-lib/models/resnet/resnet';
 import { saveResNetSafetensors, loadResNetSafetensors } from '../../kernel-lib/models/resnet/checkpoint';
@@ -84,7 +85,7 @@ function randomPixels(B: number, H: number, W: number, seed: number): { nchw: nu
 }
 
 const TINY = [4, 8, 8, 8];
-const METHODS = ['smear', 'ensemble', 'tag', 'hash', 'topk', 'st-gumbel', 'reinforce', 'dselect-k', 'adamix', 'skills', 'soft-moe', 'dense'];
+const METHODS = methodNames(); // every registered method
 
 let tmp: string;
 before(() => {

@@ -14,7 +14,7 @@ import { initBackend } from '../../kernel-lib';
 import { generateMiniDomainNet } from '../../kernel-lib/datasets/mini-domainnet/generate';
 import { trainResNet } from '../../kernel-lib/settings/resnet/run';
 import { reproduceResNet } from '../../kernel-lib/settings/resnet/reproduce';
-import { resolveResNetConfig, type ResNetRunOverrides } from '../../kernel-lib/settings/resnet/config';
+import { configDifferences, resolveResNetConfig, type ResNetRunOverrides } from '../../kernel-lib/settings/resnet/config';
 import { readSafetensors } from '../../kernel-lib/io/safetensors';
 
 let dataRoot = '';
@@ -240,5 +240,26 @@ describe('ResNet-DomainNet setting (tiny)', () => {
     assert.throws(() => resolveResNetConfig({ method: 'smear', profile: 'paper', data: { root: '/x' } }), /option weights: the paper profile needs torchvision ResNet18/);
     assert.throws(() => resolveResNetConfig({ method: 'smear', configuration: '3× fun' }), /method 'smear' has no configuration '3× fun'; expected one of 'SMEAR', 'SMEAR 2×'/);
     assert.throws(() => resolveResNetConfig({ method: 'smear', profile: 'huge' as 'mini' }), /option profile: expected 'mini' or 'paper', got 'huge'/);
+  });
+
+  it("the methods' training options: their defaults, the profile's values, partial overrides, checks; key order does not count", () => {
+    const cfg = resolveResNetConfig({ method: 'smear', profile: 'paper', data: { root: '/x' }, model: { weights: '/w' } });
+    assert.deepEqual(cfg.losses, {
+      gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-4, period: 1000 }, // the ResNet profile's schedule
+      reinforce: { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 },
+      dselectWeight: 0.1,
+      skillLrRatio: 10,
+    });
+    const over = resolveResNetConfig({ method: 'reinforce', losses: { gumbel: { rate: 0.5 }, reinforce: { valueWeight: 0.2 } } });
+    assert.deepEqual(over.losses.gumbel, { tau0: 10, minTemp: 0.5, rate: 0.5, period: 20 }, 'merged one level deep into the mini profile');
+    assert.deepEqual(over.losses.reinforce, { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.2 });
+    assert.throws(() => resolveResNetConfig({ method: 'smear', losses: { gumbel: { period: 0 } } }), /option losses\.gumbel\.period: expected an integer >= 1, got 0/);
+    assert.throws(() => resolveResNetConfig({ method: 'smear', losses: { dselectWeight: -1 } }), /option losses\.dselectWeight: expected a number >= 0, got -1/);
+    assert.throws(() => resolveResNetConfig({ method: 'smear', losses: { skilLrRatio: 5 } }), /option losses\.skilLrRatio: no routing method has this option; expected one of gumbel, reinforce, dselectWeight, skillLrRatio/);
+    // A run folder's config.json written with the losses in another order (as before the methods declared them) is the same configuration.
+    const saved = JSON.parse(JSON.stringify(cfg));
+    saved.losses = { dselectWeight: 0.1, skillLrRatio: 10, gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-4, period: 1000 }, reinforce: { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 } };
+    assert.deepEqual(configDifferences(saved, cfg), []);
+    assert.deepEqual(configDifferences({ ...saved, losses: { ...saved.losses, skillLrRatio: 3 } }, cfg), ['losses']);
   });
 });

@@ -476,7 +476,7 @@ export class RoutedResNet {
     const out = this.backboneEntries();
     for (const blk of this.blocks) {
       const base = `${blk.prefix}.adapter_controller`;
-      for (const { variable: v, key, shape } of blk.routing.referenceParams('resnet')) {
+      for (const { variable: v, key, shape } of blk.routing.referenceEntries('resnet')) {
         const ours = v.shape;
         out.push({
           key: `${base}.${key}`,

@@ -97,7 +97,7 @@ function ffEntries(prefix: string, w: FfWeights): T5StateEntry[] {
 
 function sublayerEntries(s: T5Sublayer): T5StateEntry[] {
   const out: T5StateEntry[] = [plainEntry(`${s.prefix}.layer_norm.weight`, s.norm, 'norm')];
-  for (const { variable: v, key, shape } of s.routing.referenceParams('t5')) {
+  for (const { variable: v, key, shape } of s.routing.referenceEntries('t5')) {
     const ours = v.shape;
     out.push({
       key: `${s.prefix}.adapter_controller.${key}`,
