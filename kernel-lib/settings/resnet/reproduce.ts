@@ -18,7 +18,7 @@ import type { ProgressOptions } from '../../train/progress';
 import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { readJsonLines, readJsonObject } from '../../util/json';
 import { formatSkip, type NamedSkip } from './data';
-import { RESNET_METHOD_SET } from './methods';
+import { RESNET_METHOD_SET } from '../methods';
 
 export { RESNET_METHOD_SET };
 

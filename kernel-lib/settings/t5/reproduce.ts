@@ -19,7 +19,7 @@ import { methodLabel, routingSections, type MethodSpec } from '../common';
 import { divergedAt } from '../../analysis/runs';
 import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import { readJsonLines, readJsonObject } from '../../util/json';
-import { T5_METHOD_SET } from './methods';
+import { T5_METHOD_SET } from '../methods';
 
 export { T5_METHOD_SET };
 
