@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { Command } from '../command';
 import { reproduceResNet, RESNET_METHOD_SET } from '../../settings/resnet/reproduce';
 import { reproduceT5, T5_METHOD_SET } from '../../settings/t5/reproduce';
-import { REPO_ROOT } from '../../settings/common';
+import { formatValidations, REPO_ROOT } from '../../settings/common';
 import { interruptSignal } from '../interrupt';
 
 export const reproduceCommand: Command = {
@@ -91,7 +91,7 @@ async function reproduceT5Command(values: Record<string, unknown>, signal: Abort
       train: c.train,
     },
   });
-  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}`), resultsFile, rows.map((r) => r.runDir));
+  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}  last 2 valid ${formatValidations(r.validations)}`), resultsFile, rows.map((r) => r.runDir));
 }
 
 async function reproduceResNetCommand(values: Record<string, unknown>, signal: AbortSignal, explicit: boolean): Promise<number> {
@@ -108,5 +108,5 @@ async function reproduceResNetCommand(values: Record<string, unknown>, signal: A
       train: c.train,
     },
   });
-  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%`), resultsFile, rows.map((r) => r.runDir));
+  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%  last 2 valid ${formatValidations(r.validations)}`), resultsFile, rows.map((r) => r.runDir));
 }
