@@ -72,9 +72,27 @@ export function resolveMethodConfiguration(
   return { method, configuration: conf.label, isDefault: conf === method.configurations[0], ...conf.resolve(sizes) };
 }
 
-/** runs/<setting>-<profile>-<method>[-<configuration>] */
-export function defaultRunDir(setting: string, profile: Profile, m: ResolvedMethod): string {
-  return path.join(REPO_ROOT, 'runs', `${setting}-${profile}-${m.method.name}${m.isDefault ? '' : `-${slug(m.configuration)}`}`);
+/** runs/<setting>-<profile>[-<variant>]-<method>[-<configuration>] */
+export function defaultRunDir(setting: string, profile: Profile, m: ResolvedMethod, variant?: string): string {
+  const name = `${m.method.name}${m.isDefault ? '' : `-${slug(m.configuration)}`}`;
+  return path.join(REPO_ROOT, 'runs', [setting, profile, variant, name].filter((x) => x).join('-'));
+}
+
+/**
+ * The short budget of `smear reproduce --quick` (the first look): the mini profile's
+ * data, model and schedule with fewer steps, in run folders and a results folder of
+ * its own (runs/<setting>-mini-quick-<method>, results/<setting>-mini-quick), so the
+ * default runs are never replaced by short ones.
+ */
+export interface QuickBudget {
+  maxSteps: number;
+  evalEvery: number;
+}
+
+/** runs/<setting>-mini-quick-<method>[-<configuration>]: a `--quick` run's folder. */
+export function quickRunDir(setting: string, spec: MethodSpec): string {
+  // The sizes do not enter the folder's name.
+  return defaultRunDir(setting, 'mini', resolveMethodConfiguration(spec.method, spec.configuration, { numExperts: 1, bottleneck: 1 }), 'quick');
 }
 
 /**

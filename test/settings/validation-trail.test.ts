@@ -1,11 +1,15 @@
 /**
  * The results tables print each method's validation score at its last two
  * evaluations (issue 10: a reader sees whether a method was still rising when
- * its budget ended). Checked on metrics.jsonl lines written by hand.
+ * its budget ended). Checked on metrics.jsonl lines written by hand. And
+ * `--quick`, the short first look, keeps to folders of its own.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatValidations, lastValidations, validationsNote } from '../../kernel-lib/settings/common';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { formatValidations, lastValidations, quickRunDir, REPO_ROOT, validationsNote } from '../../kernel-lib/settings/common';
+import { resolveResNetConfig } from '../../kernel-lib/settings/resnet/config';
 import { renderResults, type ReproductionRow } from '../../kernel-lib/settings/resnet/reproduce';
 import { renderT5Results, type T5ReproductionRow } from '../../kernel-lib/settings/t5/reproduce';
 
@@ -55,5 +59,20 @@ describe('last two validation scores', () => {
     assert.match(md5, /\| valid \| last 2 valid \| steps\/s \|/);
     assert.match(md5, /\| 51\.5 \| 0\.5 → 0\.5 \| 2\.00 \| 10 \|/);
     assert.match(md5, /validation GLUE avg at the last two evaluations \(steps 200 and 300\)/);
+  });
+});
+
+describe('smear reproduce --quick', () => {
+  it('runs in folders of its own, next to the default ones', () => {
+    assert.equal(quickRunDir('resnet', { method: 'smear' }), path.join(REPO_ROOT, 'runs', 'resnet-mini-quick-smear'));
+    assert.equal(quickRunDir('t5', { method: 'dense', configuration: '1× parameters' }), path.join(REPO_ROOT, 'runs', 't5-mini-quick-dense-1x-parameters'));
+    // The default folder of the same method is another one.
+    assert.equal(resolveResNetConfig({ method: 'smear' }).runDir, path.join(REPO_ROOT, 'runs', 'resnet-mini-smear'));
+  });
+
+  it('refuses another profile, naming both options', () => {
+    const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'kernel-lib', 'cli', 'bin.js'), 'reproduce', '--setting', 'resnet', '--quick', '--profile', 'paper'], { encoding: 'utf8', env: { ...process.env, SMEAR_QUIET: '1' } });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /option --quick: a short budget of the mini profile; it does not combine with --profile paper/);
   });
 });
