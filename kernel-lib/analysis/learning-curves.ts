@@ -29,7 +29,7 @@ export interface CurvePoint {
 export interface CurveOptions {
   /** Evaluations in the trailing mean (default 3). */
   window?: number;
-  /** Points below the plateau that count as reached (default 2). */
+  /** Points below the plateau that count as reached (default 3). */
   margin?: number;
 }
 
@@ -51,7 +51,7 @@ export interface CurveAnalysis {
 /** The smoothed curve, its plateau and the step that reaches it (see the header). */
 export function analyzeCurve(label: string, points: CurvePoint[], opts: CurveOptions = {}): CurveAnalysis {
   const window = opts.window ?? 3;
-  const margin = opts.margin ?? 2;
+  const margin = opts.margin ?? 3;
   if (!Number.isInteger(window) || window < 1) throw new Error(`option window: expected an integer >= 1, got ${window}`);
   if (!(margin >= 0)) throw new Error(`option margin: expected a number >= 0, got ${margin}`);
   if (points.length === 0) throw new Error(`${label}: no validation scores (expected metrics.jsonl lines with split "valid")`);
@@ -138,18 +138,18 @@ export function learningCurvesFigure(curves: CurveAnalysis[], opts: { title: str
   return {
     data,
     layout: {
-      title: { text: opts.title, x: 0.5, xanchor: 'center' },
+      title: { text: `${opts.title}<br><sub>dots: each evaluation; lines: mean of the last ${w} evaluations</sub>`, x: 0.5, xanchor: 'center' },
       width: 820,
       height: 460,
       font: { family: 'Arial, Helvetica, sans-serif', size: 12 },
       paper_bgcolor: 'white',
       plot_bgcolor: 'white',
       xaxis: { ...axis, title: { text: 'training step' } },
-      yaxis: { ...axis, title: { text: `validation ${opts.scoreName} (dots: each evaluation; lines: mean of the last ${w})` } },
+      yaxis: { ...axis, title: { text: `validation ${opts.scoreName}` } },
       legend: { title: { text: 'run' } },
       shapes,
       annotations,
-      margin: { l: 80, r: 20, t: 70, b: 60 },
+      margin: { l: 80, r: 20, t: 90, b: 60 },
     },
     config: { responsive: true, displaylogo: false },
   };

@@ -90,7 +90,7 @@ describe('learning curves', () => {
     };
     const runs = [write('smear', [30, 40, 50, 60, 70, 70, 70, 70]), write('tag', [70, 80, 80, 80, 80, 80, 80, 80]), write('topk', [10, 20, 30, 40, 50, 60, 70, 80])];
     const out = path.join(root, 'figures');
-    const r = spawnSync(process.execPath, [path.join(REPO, 'kernel-lib', 'cli', 'bin.js'), 'analyze', '--curves', '--window', '1', '--out', out, ...runs], { encoding: 'utf8', env: { ...process.env, SMEAR_QUIET: '1' } });
+    const r = spawnSync(process.execPath, [path.join(REPO, 'kernel-lib', 'cli', 'bin.js'), 'analyze', '--curves', '--window', '1', '--margin', '2', '--out', out, ...runs], { encoding: 'utf8', env: { ...process.env, SMEAR_QUIET: '1' } });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /budget: 800 steps \(every run within 2 of its own plateau from there; the slowest is topk\)/);
     assert.match(r.stdout, /\| smear \| .* \| 70\.0 \| 500 \| 0\.0 \|/);

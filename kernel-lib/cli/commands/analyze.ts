@@ -20,7 +20,7 @@ export const analyzeCommand: Command = {
   usage: 'smear analyze <run folder>… [--out figures] [--blocks 0,7] | smear analyze --curves <run folder>… [--margin 2] [--window 3] [--out figures]',
   options: {
     curves: { type: 'boolean', description: 'learning curves: validation score against steps, each run’s plateau and the budget where every run is within --margin of its own' },
-    margin: { type: 'string', description: 'with --curves: points below the plateau that count as reached (default 2)' },
+    margin: { type: 'string', description: 'with --curves: points below the plateau that count as reached (default 3)' },
     window: { type: 'string', description: 'with --curves: evaluations in the trailing mean that smooths each curve (default 3)' },
     out: { type: 'string', description: 'output folder (default figures/)', default: 'figures' },
     blocks: { type: 'string', description: 'routing blocks shown in the heatmaps, comma-separated (default all)' },
@@ -72,7 +72,7 @@ export const analyzeCommand: Command = {
 
 /** `--curves`: per setting and profile, a table and a figure of the learning curves, and the budget line. */
 async function curves(runs: RunSummary[], out: string, values: Record<string, unknown>): Promise<number> {
-  const margin = values.margin !== undefined ? Number(values.margin) : 2;
+  const margin = values.margin !== undefined ? Number(values.margin) : 3;
   const window = values.window !== undefined ? Number(values.window) : 3;
   if (!(margin >= 0)) throw new Error(`option --margin: expected a number >= 0, got '${String(values.margin)}'`);
   if (!(Number.isInteger(window) && window >= 1)) throw new Error(`option --window: expected an integer >= 1, got '${String(values.window)}'`);
