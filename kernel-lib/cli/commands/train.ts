@@ -49,6 +49,12 @@ function trainOverrides(values: Record<string, unknown>, keys: [string, string][
   return out;
 }
 
+/** --fresh, or its alias --force; refused with --resume, naming the option given. */
+function fresh(values: Record<string, unknown>): boolean {
+  if (values.resume && values.force) throw new Error("options --resume and --force: choose one (--resume continues the run folder's run, --force moves it aside and starts over)");
+  return !!(values.fresh || values.force);
+}
+
 /** The message for a run stopped by Ctrl-C (exit code 130), or null when it finished. */
 function stopped(result: { status: string; step: number }, runDir: string): number | null {
   if (result.status !== 'aborted') return null;
@@ -73,7 +79,7 @@ export const trainCommand: Command = {
     tokenizer: { type: 'string', description: "t5: spiece.model / tokenizer.json / folder holding one, or 'byte' (default: the --model folder; mini: byte)" },
     warmup: { type: 'string', description: 't5: linear warm-up steps (paper 2000)' },
     'max-length': { type: 'string', description: 't5: source truncation in tokens (paper 128; mini 320 bytes)' },
-    'split-mode': { type: 'string', description: "t5: 'reference' (paper default: the reference code drops the last example of every split) or 'spec' (SPEC §6.1 sizes; mini default)" },
+    'split-mode': { type: 'string', description: "t5: 'reference' (paper default: the reference code drops the last example of every split) or 'spec' (the split scheme\'s nominal sizes; mini default)" },
     'max-eval-examples': { type: 'string', description: 't5: cap on validation and test examples per task (default: all; mini 16)' },
     weights: { type: 'string', description: 'torchvision ResNet18 ImageNet weights as safetensors (paper profile)' },
     configuration: { type: 'string', description: "method configuration, e.g. '1× parameters', 'SMEAR 2×'" },
@@ -90,6 +96,7 @@ export const trainCommand: Command = {
     'run-dir': { type: 'string', description: 'run folder (default runs/<setting>-<profile>-<method>)' },
     resume: { type: 'boolean', description: 'continue the run folder’s run from its last checkpoint (with a larger --steps: train a finished run longer)' },
     fresh: { type: 'boolean', description: 'start over in a run folder that holds a run: the old folder is moved aside to <dir>.old-<timestamp>, never deleted' },
+    force: { type: 'boolean', description: 'the same as --fresh (the name `smear reproduce` uses)' },
     'reference-config': {
       type: 'string',
       description: "t5: the reference's adapter configuration JSON (method, N, d, RTE→MNLI, loss weights, lr, warm-up, steps, batch, label smoothing, data seed); --method then optional",
@@ -114,7 +121,7 @@ export const trainCommand: Command = {
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
       train: trainOverrides(values, []),
     };
-    const r = await trainResNet(overrides, { resume: !!values.resume, fresh: !!values.fresh, signal: interruptSignal() });
+    const r = await trainResNet(overrides, { resume: !!values.resume, fresh: fresh(values), signal: interruptSignal() });
     const res = r.result;
     const code = stopped(res, r.config.runDir);
     if (code !== null) return code;
@@ -190,7 +197,7 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
       ]),
     },
   };
-  const r = await trainT5(overrides, { resume: !!values.resume, fresh: !!values.fresh, signal: interruptSignal() });
+  const r = await trainT5(overrides, { resume: !!values.resume, fresh: fresh(values), signal: interruptSignal() });
   const res = r.result;
   const code = stopped(res, r.config.runDir);
   if (code !== null) return code;

@@ -1,6 +1,6 @@
 /**
  * Configuration of a ResNet-DomainNet run, with the two profiles:
- *   paper — the reference's configuration (SPEC §3, §6.2): ResNet18 from
+ *   paper — the reference's configuration (kernel-lib/docs/reference-code.md#resnet-training): ResNet18 from
  *           ImageNet weights, 224 px, batch 128, Adam 1e-3, 100,000 steps,
  *           clip 1.0, evaluation every 1,000 steps, N = 6, d = 32.
  *   mini  — 2 CPU cores, minutes: the embedded mini DomainNet (MNIST digits in
@@ -15,7 +15,7 @@ import { getMethod } from '../../routing/registry';
 import type { OptionValues } from '../../routing/method';
 import type { ResNetConfig } from '../../models/resnet/resnet';
 import { DOMAINS } from '../../datasets/domainnet/layout';
-import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile } from '../common';
+import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile, type QuickBudget } from '../common';
 
 export interface ResNetRunConfig {
   setting: 'resnet';
@@ -87,6 +87,13 @@ export type ResNetRunOverrides = Partial<Omit<ResNetRunConfig, 'data' | 'model' 
   losses?: OptionValues;
 };
 
+
+/**
+ * `smear reproduce --quick`: the mini profile at the budget it had before the
+ * learning curves (kernel-lib/settings/resnet/README.md), where the learned routers
+ * have not finished learning: a first look in a few minutes, not a result.
+ */
+export const QUICK_BUDGET: QuickBudget = { maxSteps: 200, evalEvery: 100 };
 
 export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 'configuration' | 'runDir' | 'expertDropout'>> = {
   paper: {

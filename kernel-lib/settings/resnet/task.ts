@@ -3,7 +3,7 @@
  * with the method's extra terms, and evaluation (pooled top-1 and per-domain
  * accuracy, routing statistics).
  *
- * Loss (SPEC §6.2, §5): mean cross-entropy
+ * Loss (kernel-lib/docs/reference-code.md#resnet-training, #auxiliary-losses): mean cross-entropy
  *   + Σ_blocks weight · block aux       (e.g. DSelect-k's regulariser ×0.1; Top-k load balancing when on)
  *   + Σ weight · step term              (the method's `stepLosses`, with ℓ_b the per-example CE and
  *                                        the log-probabilities [B,K]: e.g. REINFORCE's policy/entropy/

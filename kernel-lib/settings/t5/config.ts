@@ -1,6 +1,6 @@
 /**
  * Configuration of a T5-GLUE run, with the two profiles:
- *   paper — the reference's configuration (SPEC §2, §6.1): T5 v1.1 Base from a
+ *   paper — the reference's configuration (kernel-lib/docs/reference-code.md#t5-optimisation): T5 v1.1 Base from a
  *           local Hugging Face folder (`--model`: config.json + model.safetensors,
  *           and its spiece.model / tokenizer.json unless `--tokenizer`), GLUE
  *           from a local folder (`--data`: GLUE TSV or HF parquet exports),
@@ -24,7 +24,7 @@ import { GumbelSchedule } from '../../routing/schedules';
 import { hasOption, resolveTrainingOptions } from '../../routing/options';
 import type { OptionValues } from '../../routing/method';
 import type { GlueSplitMode } from '../../datasets/glue/splits';
-import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile } from '../common';
+import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile, type QuickBudget } from '../common';
 
 
 export interface T5RunConfig {
@@ -42,7 +42,7 @@ export interface T5RunConfig {
   data: {
     /** GLUE root: the GLUE TSV distribution (RTE/, SST-2/, …) or HF parquet exports. */
     root: string;
-    /** Hyperformer splits: 'spec' (SPEC §6.1 sizes) or 'reference' (the reference's dropped last example per split). */
+    /** Hyperformer splits: 'spec' (the scheme's nominal sizes) or 'reference' (the reference's dropped last example per split). */
     splitMode: GlueSplitMode;
     /** Large tasks' validation rows taken from train (reference 1,000; mini-GLUE 100). */
     validationSize: number;
@@ -68,7 +68,7 @@ export interface T5RunConfig {
     sameRteMnliInEncoder: boolean;
     /** Padding-masked router means (false = reference: padding included). */
     maskedRouterMean: boolean;
-    /** transformers-3.5 cross-attention table when the checkpoint lacks one (SPEC §10.22): 'none' | 'random'. */
+    /** transformers-3.5 cross-attention table when the checkpoint lacks one (kernel-lib/docs/reference-code.md#cross-attention-position-bias): 'none' | 'random'. */
     crossAttentionBias: 'none' | 'random';
     /** Mini: span-corruption pretraining of the backbone (cached under data/mini-backbones/). */
     pretrain: { steps: number; batchSize: number; lr: number; length: number; noiseDensity: number; meanSpan: number };
@@ -113,6 +113,13 @@ export type T5RunOverrides = Partial<Omit<T5RunConfig, 'data' | 'model' | 'train
 /** Where `npm start` generates mini-GLUE. */
 export const DEFAULT_MINI_GLUE_DIR = path.join(REPO_ROOT, 'data', 'mini-glue');
 
+/**
+ * `smear reproduce --quick`: the mini profile at the budget it had before the
+ * learning curves (kernel-lib/settings/t5/README.md), where the learned routers are
+ * still near chance: a first look in a few minutes, not a result.
+ */
+export const QUICK_BUDGET: QuickBudget = { maxSteps: 320, evalEvery: 160 };
+
 export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'configuration' | 'runDir' | 'expertDropout'>> = {
   paper: {
     setting: 't5',
@@ -120,7 +127,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'con
     numExperts: 8,
     bottleneck: 24,
     // splitMode 'reference': the reference code's n_obs = -1 drops the last example of every split
-    // (datasets/glue/splits.ts); we follow the reference's data, not SPEC's derived sizes. 'spec' is
+    // (datasets/glue/splits.ts); we follow the reference's data, not the scheme's nominal sizes. 'spec' is
     // one option away (--split-mode spec / data.splitMode).
     data: { root: '', splitMode: 'reference', validationSize: 1000, dataSeed: 42, samplerSeed: 0, maxInputLength: 128, maxTargetLength: 128 },
     model: {
