@@ -314,9 +314,10 @@ export interface TrainingCurvesOptions {
  * run, built to stay readable for a dozen runs and more:
  *  - the loss on a log axis, each run's raw losses as a faint line and its
  *    smoothed loss (`runningMedian` over ±τ steps) as a bold one;
- *  - the loss axis spans the smoothed lines, so that a few outlying steps (DSelect-k's
- *    non-power-of-2 penalty, kernel-lib/settings/resnet/README.md) do not flatten
- *    every other curve: raw points above it are named in a note over the panel;
+ *  - the loss axis spans the smoothed lines and the raw losses near them, so that a
+ *    few outlying steps (DSelect-k's non-power-of-2 penalty, 520 against 2:
+ *    kernel-lib/settings/resnet/README.md) do not flatten every other curve; the raw
+ *    points above the axis are named in a note over the panel;
  *  - validation as lines with markers at every evaluation;
  *  - one legend entry per run, in rows below both panels (clicking one hides the
  *    run in both), and a figure that grows with the rows, so no run falls off.
@@ -328,12 +329,14 @@ export function trainingCurves(series: CurveSeries[], opts: TrainingCurvesOption
   const tau = opts.smoothingSteps ?? Math.max(1, Math.round(maxStep / 25));
   const positive = series.every((s) => s.train.every((p) => !(p.loss <= 0)));
   const log = (opts.lossAxis ?? 'log') === 'log' && positive;
-  // The loss axis spans the smoothed lines and the lowest raw loss: only raw points above it are cut.
+  // The loss axis spans the smoothed lines, the lowest raw loss and the raw losses that are
+  // not outliers (at most 2× the smoothed lines' top on a log axis, half their span above it
+  // on a linear one): only those outliers are cut, and named.
   const f = (v: number) => (log ? Math.log10(v) : v);
   let lo = Infinity;
   let hi = -Infinity;
-  const smoothed = series.map((s) => {
-    const pts = s.train.map((p) => ({ step: p.step, value: p.loss }));
+  const raw = series.map((s) => s.train.map((p) => ({ step: p.step, value: p.loss })));
+  const smoothed = raw.map((pts) => {
     const line = tau > 0 ? runningMedian(pts, tau) : pts;
     for (const p of line) {
       const v = f(p.value);
@@ -345,6 +348,13 @@ export function trainingCurves(series: CurveSeries[], opts: TrainingCurvesOption
     }
     return line;
   });
+  const outlier = hi + (log ? Math.log10(2) : 0.5 * Math.max(hi - lo, Math.abs(hi) * 1e-3));
+  for (const pts of raw) {
+    for (const p of pts) {
+      const v = f(p.value);
+      if (Number.isFinite(v) && v <= outlier && v > hi) hi = v;
+    }
+  }
   series.forEach((s, i) => {
     const color = RUN_COLORS[i % RUN_COLORS.length];
     const dash = i < RUN_COLORS.length ? 'solid' : 'dash';
