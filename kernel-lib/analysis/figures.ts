@@ -299,7 +299,7 @@ export interface TrainingCurvesOptions {
   /** Name of the validation score ("accuracy", "score"). */
   scoreName?: string;
   /**
-   * Half-width of the smoothed loss line's running median, in steps (default: 1/25
+   * Half-width of the smoothed loss line's running median, in steps (default: 1/20
    * of the longest run, at least 1); 0 draws the raw losses only.
    */
   smoothingSteps?: number;
@@ -326,7 +326,7 @@ export function trainingCurves(series: CurveSeries[], opts: TrainingCurvesOption
   const data: Record<string, unknown>[] = [];
   let maxStep = 1;
   for (const s of series) for (const p of [...s.train, ...s.valid]) if (p.step > maxStep) maxStep = p.step;
-  const tau = opts.smoothingSteps ?? Math.max(1, Math.round(maxStep / 25));
+  const tau = opts.smoothingSteps ?? Math.max(1, Math.round(maxStep / 20));
   const positive = series.every((s) => s.train.every((p) => !(p.loss <= 0)));
   const log = (opts.lossAxis ?? 'log') === 'log' && positive;
   // The loss axis spans the smoothed lines, the lowest raw loss and the raw losses that are
@@ -360,7 +360,7 @@ export function trainingCurves(series: CurveSeries[], opts: TrainingCurvesOption
     const dash = i < RUN_COLORS.length ? 'solid' : 'dash';
     const x = s.train.map((p) => p.step);
     if (tau > 0) {
-      data.push({ type: 'scatter', mode: 'lines', name: `${s.label} (raw)`, legendgroup: s.label, showlegend: false, x, y: s.train.map((p) => p.loss), line: { color, width: 1 }, opacity: 0.3, hovertemplate: `${s.label}<br>step %{x}<br>loss %{y:.4g}<extra>raw</extra>`, xaxis: 'x', yaxis: 'y' });
+      data.push({ type: 'scatter', mode: 'lines', name: `${s.label} (raw)`, legendgroup: s.label, showlegend: false, x, y: s.train.map((p) => p.loss), line: { color, width: 1 }, opacity: 0.2, hovertemplate: `${s.label}<br>step %{x}<br>loss %{y:.4g}<extra>raw</extra>`, xaxis: 'x', yaxis: 'y' });
     }
     data.push({ type: 'scatter', mode: 'lines', name: s.label, legendgroup: s.label, x: smoothed[i].map((p) => p.step), y: smoothed[i].map((p) => p.value), line: { color, width: 2.2, dash }, hovertemplate: `${s.label}<br>step %{x}<br>${tau > 0 ? 'smoothed ' : ''}loss %{y:.4g}<extra></extra>`, xaxis: 'x', yaxis: 'y' });
     data.push({ type: 'scatter', mode: 'lines+markers', name: s.label, legendgroup: s.label, showlegend: false, x: s.valid.map((p) => p.step), y: s.valid.map((p) => p.score), line: { color, width: 2, dash }, marker: { size: 6 }, hovertemplate: `${s.label}<br>step %{x}<br>${opts.scoreName ?? 'score'} %{y:.4g}<extra></extra>`, xaxis: 'x2', yaxis: 'y2' });

@@ -141,7 +141,7 @@ describe('analysis figures', () => {
     assert.equal(y.type, 'log');
     assert.ok(10 ** y.range[1] < 10 && 10 ** y.range[0] < 1.6, `loss axis ${10 ** y.range[0]}..${10 ** y.range[1]}`);
     assert.ok(y.tickvals.length >= 3 && y.tickvals.every((v) => Math.log10(v) >= y.range[0] && Math.log10(v) <= y.range[1]));
-    assert.match(y.title.text, /median over ±8 steps/);
+    assert.match(y.title.text, /median over ±10 steps/);
     const notes = (fig.layout.annotations as { text: string }[]).map((a) => a.text);
     assert.deepEqual(notes, ['raw losses above the axis: dselect-k: 8 steps up to 520.8']);
     // Per run: a faint raw line with every logged loss, a bold smoothed one, a validation curve.
