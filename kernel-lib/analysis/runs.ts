@@ -32,6 +32,8 @@ export interface RunSummary {
   bestStep?: number;
   routing?: RoutingStats;
   curves: CurveSeries;
+  /** The validation score at every evaluation, in the unit of `score` (percent, GLUE ×100). */
+  validation: { step: number; score: number }[];
 }
 
 const readJson = readJsonObject;
@@ -98,7 +100,10 @@ export function loadRun(dir: string): RunSummary {
   let score: number;
   let perTag: Record<string, number> = {};
   let scoreName: string;
+  // metrics.jsonl's validation scores: ResNet accuracies in [0, 1], T5 GLUE metrics ×100.
+  let validScale = 1;
   if (setting === 'resnet') {
+    validScale = 100;
     if (typeof test.accuracy !== 'number') throw new Error(`${dir}/results.json: test.accuracy missing`);
     score = 100 * test.accuracy;
     scoreName = 'accuracy (%)';
@@ -135,6 +140,7 @@ export function loadRun(dir: string): RunSummary {
     bestStep: typeof results.best_step === 'number' ? results.best_step : undefined,
     routing: fs.existsSync(routingFile) ? { ...loadRoutingStats(routingFile), method: label } : undefined,
     curves: readCurves(abs, label),
+    validation: lines.filter((l) => l.split === 'valid' && typeof l.score === 'number').map((l) => ({ step: l.step, score: validScale * l.score })),
   };
 }
 

@@ -73,9 +73,27 @@ export function resolveMethodConfiguration(
   return { method, configuration: conf.label, isDefault: conf === method.configurations[0], ...conf.resolve(sizes) };
 }
 
-/** runs/<setting>-<profile>-<method>[-<configuration>] */
-export function defaultRunDir(setting: string, profile: Profile, m: ResolvedMethod): string {
-  return path.join(REPO_ROOT, 'runs', `${setting}-${profile}-${m.method.name}${m.isDefault ? '' : `-${slug(m.configuration)}`}`);
+/** runs/<setting>-<profile>[-<variant>]-<method>[-<configuration>] */
+export function defaultRunDir(setting: string, profile: Profile, m: ResolvedMethod, variant?: string): string {
+  const name = `${m.method.name}${m.isDefault ? '' : `-${slug(m.configuration)}`}`;
+  return path.join(REPO_ROOT, 'runs', [setting, profile, variant, name].filter((x) => x).join('-'));
+}
+
+/**
+ * The short budget of `smear reproduce --quick` (the first look): the mini profile's
+ * data, model and schedule with fewer steps, in run folders and a results folder of
+ * its own (runs/<setting>-mini-quick-<method>, results/<setting>-mini-quick), so the
+ * default runs are never replaced by short ones.
+ */
+export interface QuickBudget {
+  maxSteps: number;
+  evalEvery: number;
+}
+
+/** runs/<setting>-mini-quick-<method>[-<configuration>]: a `--quick` run's folder. */
+export function quickRunDir(setting: string, spec: MethodSpec): string {
+  // The sizes do not enter the folder's name.
+  return defaultRunDir(setting, 'mini', resolveMethodConfiguration(spec.method, spec.configuration, { numExperts: 1, bottleneck: 1 }), 'quick');
 }
 
 /**
@@ -141,6 +159,38 @@ export interface MethodSpec {
 
 export function methodLabel(m: MethodSpec): string {
   return m.configuration ? `${m.method} (${m.configuration})` : m.method;
+}
+
+/** One evaluation of a run on its validation set: the step and the score ×100. */
+export interface ValidationPoint {
+  step: number;
+  score: number;
+}
+
+/**
+ * The validation scores at a run's last two evaluations, from its metrics.jsonl
+ * lines (`split: 'valid'`), ×`scale` (100 for an accuracy in [0, 1], 1 for a
+ * score already ×100): the results tables print them so a reader sees whether a
+ * method was still improving when its budget ended.
+ */
+export function lastValidations(lines: Record<string, any>[], scale: number): ValidationPoint[] {
+  return lines
+    .filter((l) => l.split === 'valid' && typeof l.step === 'number' && typeof l.score === 'number')
+    .slice(-2)
+    .map((l) => ({ step: l.step, score: scale * l.score }));
+}
+
+/** "51.7 → 54.2" (the last two validation scores), one score when the run evaluated once, "–" when never. */
+export function formatValidations(points: ValidationPoint[] | undefined): string {
+  if (!points || points.length === 0) return '–';
+  return points.map((p) => p.score.toFixed(1)).join(' → ');
+}
+
+/** The table note explaining the "last 2 valid" column, naming the steps the runs evaluated at. */
+export function validationsNote(rows: { validations?: ValidationPoint[] }[], score = 'score'): string {
+  const steps = [...new Set(rows.map((r) => (r.validations ?? []).map((p) => p.step).join(' and ')).filter((s) => s))];
+  const at = steps.length === 1 ? ` (steps ${steps[0]})` : '';
+  return `"last 2 valid" is the validation ${score} at the last two evaluations${at}: a rise means the method was still learning when its budget ended.`;
 }
 
 const SHADES = [' ', '░', '▒', '▓', '█'];

@@ -103,6 +103,12 @@ describe('smear train refuses to overwrite a run folder', () => {
       args: ['--setting', 'resnet', '--resume', '--fresh'],
       expect: () => /^smear: options --resume and --fresh: choose one/m,
     },
+    {
+      name: '--resume with --force (the alias of --fresh)',
+      setup: (d) => writeRun(d, 'resnet', 4, 6),
+      args: ['--setting', 'resnet', '--resume', '--force'],
+      expect: () => /^smear: options --resume and --force: choose one/m,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {

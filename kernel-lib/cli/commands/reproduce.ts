@@ -3,13 +3,15 @@ import * as path from 'path';
 import type { Command } from '../command';
 import { reproduceResNet, RESNET_METHOD_SET } from '../../settings/resnet/reproduce';
 import { reproduceT5, T5_METHOD_SET } from '../../settings/t5/reproduce';
-import { REPO_ROOT } from '../../settings/common';
+import { QUICK_BUDGET as RESNET_QUICK } from '../../settings/resnet/config';
+import { QUICK_BUDGET as T5_QUICK } from '../../settings/t5/config';
+import { formatValidations, quickRunDir, REPO_ROOT, type MethodSpec, type QuickBudget } from '../../settings/common';
 import { interruptSignal } from '../interrupt';
 
 export const reproduceCommand: Command = {
   name: 'reproduce',
   summary: 'train every method of the paper’s comparison and write results tables (the main job, `npm start`)',
-  usage: 'smear reproduce [--setting resnet|t5] [--profile mini|paper] [--data <root>] [--weights <file>] [--model <HF T5 folder>] [--methods a,b,…] [--steps N] [--workers N] [--skip-bad-eval-images] [--force]',
+  usage: 'smear reproduce [--setting resnet|t5] [--profile mini|paper] [--data <root>] [--weights <file>] [--model <HF T5 folder>] [--methods a,b,…] [--steps N] [--quick] [--workers N] [--skip-bad-eval-images] [--force]',
   options: {
     setting: { type: 'string', description: "'resnet' or 't5' (default: both, resnet then t5)" },
     model: { type: 'string', description: 't5: local Hugging Face T5 v1.1 folder (paper profile)' },
@@ -19,6 +21,7 @@ export const reproduceCommand: Command = {
     weights: { type: 'string', description: 'torchvision ResNet18 weights as safetensors (paper profile)' },
     methods: { type: 'string', description: 'comma-separated method names (default: the whole set)' },
     steps: { type: 'string', description: 'training steps per method' },
+    quick: { type: 'boolean', description: `mini profile: a first look at a short budget (ResNet ${RESNET_QUICK.maxSteps}, T5 ${T5_QUICK.maxSteps} steps, where the learned routers have not finished learning) in runs/<setting>-mini-quick-* and results/<setting>-mini-quick` },
     force: { type: 'boolean', description: 'retrain methods that already have results' },
     'skip-bad-eval-images': { type: 'boolean', description: 'resnet: evaluate without validation/test images that cannot be read (counted and named in the results)' },
     workers: { type: 'string', description: 'methods trained at once, one process each (default: 2 on a machine with 2+ cores for the mini profile, else 1)' },
@@ -50,15 +53,24 @@ function pickMethods<M extends { method: string }>(values: Record<string, unknow
   throw new Error(`option --methods: none of ${wanted.join(', ')} is in the ${setName} method set`);
 }
 
-/** Options both settings take: `run` spreads into reproduceResNet / reproduceT5, `data` and `train` into their overrides. */
-function common(values: Record<string, unknown>, signal: AbortSignal) {
+/**
+ * Options both settings take: `run` spreads into reproduceResNet / reproduceT5, `data` and
+ * `train` into their overrides. `--quick` runs the mini profile at the setting's short
+ * budget in folders of its own (--steps still sets the step count).
+ */
+function common(values: Record<string, unknown>, signal: AbortSignal, setting: 'resnet' | 't5', quick: QuickBudget) {
   const steps = values.steps !== undefined ? Number(values.steps) : undefined;
   const workers: number | 'auto' = values.workers !== undefined ? Number(values.workers) : 'auto';
   if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1)) throw new Error(`option --workers: expected an integer >= 1, got '${String(values.workers)}'`);
+  const profile = ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper';
+  if (values.quick && profile !== 'mini') throw new Error(`option --quick: a short budget of the mini profile; it does not combine with --profile ${profile}`);
+  const run = { profile, force: !!values.force, workers, signal };
+  const data = values.data ? { root: path.resolve(values.data as string) } : {};
+  if (!values.quick) return { run, data, train: steps !== undefined ? { maxSteps: steps } : {} };
   return {
-    run: { profile: ((values.profile as string | undefined) ?? 'mini') as 'mini' | 'paper', force: !!values.force, workers, signal },
-    data: values.data ? { root: path.resolve(values.data as string) } : {},
-    train: steps !== undefined ? { maxSteps: steps } : {},
+    run: { ...run, outDir: path.join(REPO_ROOT, 'results', `${setting}-mini-quick`), runDirFor: (m: MethodSpec) => quickRunDir(setting, m) },
+    data,
+    train: { maxSteps: steps ?? quick.maxSteps, evalEvery: quick.evalEvery },
   };
 }
 
@@ -78,7 +90,7 @@ async function reproduceT5Command(values: Record<string, unknown>, signal: Abort
   if (values['skip-bad-eval-images'] && explicit) throw new Error('option --skip-bad-eval-images applies to --setting resnet (DomainNet images)');
   const methods = pickMethods(values, T5_METHOD_SET, 'T5', explicit);
   if (methods === null) return 0;
-  const c = common(values, signal);
+  const c = common(values, signal, 't5', T5_QUICK);
   const { rows, resultsFile } = await reproduceT5({
     ...c.run,
     methods,
@@ -91,14 +103,14 @@ async function reproduceT5Command(values: Record<string, unknown>, signal: Abort
       train: c.train,
     },
   });
-  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}`), resultsFile, rows.map((r) => r.runDir));
+  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} GLUE avg ${r.glueAverage.toFixed(1)}  8-task ${r.taskMean.toFixed(1)}  last 2 valid ${formatValidations(r.validations)}`), resultsFile, rows.map((r) => r.runDir));
 }
 
 async function reproduceResNetCommand(values: Record<string, unknown>, signal: AbortSignal, explicit: boolean): Promise<number> {
   if (values.model || values.tokenizer) throw new Error('options --model/--tokenizer apply to --setting t5');
   const methods = pickMethods(values, RESNET_METHOD_SET, 'ResNet', explicit);
   if (methods === null) return 0;
-  const c = common(values, signal);
+  const c = common(values, signal, 'resnet', RESNET_QUICK);
   const { rows, resultsFile } = await reproduceResNet({
     ...c.run,
     methods,
@@ -108,5 +120,5 @@ async function reproduceResNetCommand(values: Record<string, unknown>, signal: A
       train: c.train,
     },
   });
-  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%`), resultsFile, rows.map((r) => r.runDir));
+  return finish(signal, rows.map((r) => `${r.label.padEnd(28)} ${(100 * r.accuracy).toFixed(1)}%  last 2 valid ${formatValidations(r.validations)}`), resultsFile, rows.map((r) => r.runDir));
 }

@@ -49,6 +49,12 @@ function trainOverrides(values: Record<string, unknown>, keys: [string, string][
   return out;
 }
 
+/** --fresh, or its alias --force; refused with --resume, naming the option given. */
+function fresh(values: Record<string, unknown>): boolean {
+  if (values.resume && values.force) throw new Error("options --resume and --force: choose one (--resume continues the run folder's run, --force moves it aside and starts over)");
+  return !!(values.fresh || values.force);
+}
+
 /** The message for a run stopped by Ctrl-C (exit code 130), or null when it finished. */
 function stopped(result: { status: string; step: number }, runDir: string): number | null {
   if (result.status !== 'aborted') return null;
@@ -91,6 +97,7 @@ export const trainCommand: Command = {
     'run-dir': { type: 'string', description: 'run folder (default runs/<setting>-<profile>-<method>)' },
     resume: { type: 'boolean', description: 'continue the run folder’s run from its last checkpoint (with a larger --steps: train a finished run longer)' },
     fresh: { type: 'boolean', description: 'start over in a run folder that holds a run: the old folder is moved aside to <dir>.old-<timestamp>, never deleted' },
+    force: { type: 'boolean', description: 'the same as --fresh (the name `smear reproduce` uses)' },
     'reference-config': {
       type: 'string',
       description: "t5: the reference's adapter configuration JSON (method, N, d, RTE→MNLI, loss weights, lr, warm-up, steps, batch, label smoothing, data seed); --method then optional",
@@ -115,7 +122,7 @@ export const trainCommand: Command = {
       model: values.weights ? { weights: path.resolve(values.weights as string) } : {},
       train: trainOverrides(values, []),
     };
-    const r = await trainResNet(overrides, { resume: !!values.resume, fresh: !!values.fresh, signal: interruptSignal() });
+    const r = await trainResNet(overrides, { resume: !!values.resume, fresh: fresh(values), signal: interruptSignal() });
     const res = r.result;
     const code = stopped(res, r.config.runDir);
     if (code !== null) return code;
@@ -192,7 +199,7 @@ async function runT5(values: Record<string, unknown>): Promise<number> {
       ]),
     },
   };
-  const r = await trainT5(overrides, { resume: !!values.resume, fresh: !!values.fresh, signal: interruptSignal() });
+  const r = await trainT5(overrides, { resume: !!values.resume, fresh: fresh(values), signal: interruptSignal() });
   const res = r.result;
   const code = stopped(res, r.config.runDir);
   if (code !== null) return code;

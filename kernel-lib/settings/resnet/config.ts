@@ -10,7 +10,7 @@
  * validates, and the resolved object is written as the run's config.json.
  */
 import * as path from 'path';
-import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile } from '../common';
+import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile, type QuickBudget } from '../common';
 
 export interface ResNetRunConfig {
   setting: 'resnet';
@@ -84,6 +84,13 @@ export type ResNetRunOverrides = Partial<Omit<ResNetRunConfig, 'data' | 'model' 
   losses?: Partial<ResNetRunConfig['losses']>;
 };
 
+
+/**
+ * `smear reproduce --quick`: the mini profile at the budget it had before the
+ * learning curves (kernel-lib/settings/resnet/README.md), where the learned routers
+ * have not finished learning: a first look in a few minutes, not a result.
+ */
+export const QUICK_BUDGET: QuickBudget = { maxSteps: 200, evalEvery: 100 };
 
 export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 'configuration' | 'runDir' | 'expertDropout'>> = {
   paper: {

@@ -15,7 +15,7 @@ import { initBackend } from '../../backend';
 import { divergedAt } from '../../analysis/runs';
 import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import type { ProgressOptions } from '../../train/progress';
-import { methodLabel, routingSections, type MethodSpec } from '../common';
+import { formatValidations, lastValidations, methodLabel, routingSections, validationsNote, type MethodSpec, type ValidationPoint } from '../common';
 import { readJsonLines, readJsonObject } from '../../util/json';
 import { formatSkip, type NamedSkip } from './data';
 
@@ -46,6 +46,8 @@ export interface ReproductionRow {
   trainableParameters: number;
   runDir: string;
   reused: boolean;
+  /** Validation accuracy ×100 at the last two evaluations. */
+  validations?: ValidationPoint[];
   routing?: RoutingStats;
   /** results.json's skipped_images: unreadable images left out (training: skipped batches' images; valid/test: with --skip-bad-eval-images). */
   skippedImages?: { train?: { images: number; skips?: number; list?: NamedSkip[] }; valid?: { images: number; list?: NamedSkip[] }; test?: { images: number; list?: NamedSkip[] } };
@@ -128,6 +130,7 @@ export async function reproduceResNet(opts: ReproductionOptions = {}): Promise<{
       trainableParameters: results.trainable_parameters,
       runDir: cfg.runDir,
       reused,
+      validations: lastValidations(metricsLines, 100),
       ...(results.skipped_images ? { skippedImages: results.skipped_images } : {}),
       routing: fs.existsSync(routingFile) ? loadRoutingStats(routingFile) : undefined,
     });
@@ -152,13 +155,14 @@ export function renderResults(rows: ReproductionRow[], profile: Profile, seconds
     '',
     `Test accuracy (pooled top-1 and per domain) of the best-validation checkpoint of each method; steps/s is`,
     `the mean training throughput; trainable parameters include routing blocks, BN_pre and the classifier.`,
+    validationsNote(rows, 'accuracy'),
     `Written by \`npm start\` (\`smear reproduce\`); ${rows.filter((r) => !r.reused).length} of ${rows.length} runs trained in this invocation (${seconds.toFixed(0)} s wall${workers > 1 ? `, ${workers} training processes at once` : ''}).`,
     '',
-    `| method | accuracy | ${domains.join(' | ')} | steps/s | trainable params |`,
-    `|---|---:|${domains.map(() => '---:').join('|')}|---:|---:|`,
+    `| method | accuracy | ${domains.join(' | ')} | last 2 valid | steps/s | trainable params |`,
+    `|---|---:|${domains.map(() => '---:').join('|')}|---:|---:|---:|`,
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${(100 * r.accuracy).toFixed(1)} | ${domains.map((d) => (100 * (r.perDomain[d] ?? NaN)).toFixed(1)).join(' | ')} | ${r.stepsPerSecond.toFixed(2)} | ${r.trainableParameters.toLocaleString('en-US')} |`,
+        `| ${r.label} | ${(100 * r.accuracy).toFixed(1)} | ${domains.map((d) => (100 * (r.perDomain[d] ?? NaN)).toFixed(1)).join(' | ')} | ${formatValidations(r.validations)} | ${r.stepsPerSecond.toFixed(2)} | ${r.trainableParameters.toLocaleString('en-US')} |`,
     ),
     '',
     ...skippedSection(rows),

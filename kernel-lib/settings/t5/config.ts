@@ -22,7 +22,7 @@
 import * as path from 'path';
 import { GumbelSchedule } from '../../routing/schedules';
 import type { GlueSplitMode } from '../../datasets/glue/splits';
-import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile } from '../common';
+import { checkProfile, defaultRunDir, REPO_ROOT, resolveMethodConfiguration, slug, topLevelDifferences, trainOptionName, type Profile, type QuickBudget } from '../common';
 
 
 export interface T5RunConfig {
@@ -114,6 +114,13 @@ export type T5RunOverrides = Partial<Omit<T5RunConfig, 'data' | 'model' | 'train
 export const DEFAULT_MINI_GLUE_DIR = path.join(REPO_ROOT, 'data', 'mini-glue');
 
 const REINFORCE = { policyWeight: 0.01, entropyWeight: 5e-4, valueWeight: 0.01 };
+
+/**
+ * `smear reproduce --quick`: the mini profile at the budget it had before the
+ * learning curves (kernel-lib/settings/t5/README.md), where the learned routers are
+ * still near chance: a first look in a few minutes, not a result.
+ */
+export const QUICK_BUDGET: QuickBudget = { maxSteps: 320, evalEvery: 160 };
 
 export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'configuration' | 'runDir' | 'expertDropout'>> = {
   paper: {

@@ -15,7 +15,7 @@ import type { ProgressOptions } from '../../train/progress';
 import { REPO_ROOT, configDifferences, resolveT5RunConfig, type Profile, type T5RunConfig, type T5RunOverrides } from './config';
 import { prepareMiniT5, trainT5 } from './run';
 import { initBackend } from '../../backend';
-import { methodLabel, routingSections, type MethodSpec } from '../common';
+import { formatValidations, lastValidations, methodLabel, routingSections, validationsNote, type MethodSpec, type ValidationPoint } from '../common';
 import { divergedAt } from '../../analysis/runs';
 import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import { readJsonLines, readJsonObject } from '../../util/json';
@@ -44,6 +44,8 @@ export interface T5ReproductionRow {
   taskMean: number;
   perTask: Record<string, Record<string, number>>;
   validScore: number;
+  /** Validation GLUE avg at the last two evaluations. */
+  validations?: ValidationPoint[];
   bestStep: number;
   stepsPerSecond: number;
   /** Wall-clock seconds of the run (training + evaluations), from its metrics. */
@@ -139,6 +141,7 @@ export async function reproduceT5(opts: T5ReproductionOptions = {}): Promise<{ r
       taskMean: task_mean,
       perTask,
       validScore: results.valid_score,
+      validations: lastValidations(lines, 1),
       bestStep: results.best_step,
       stepsPerSecond: train.length ? train.reduce((s, l) => s + l.steps_per_s, 0) / train.length : NaN,
       seconds: typeof results.seconds === 'number' ? results.seconds : NaN,
@@ -169,7 +172,8 @@ export function renderT5Results(rows: T5ReproductionRow[], profile: Profile, sec
     `Test metrics (×100; every test example under every original-task template, pooled) of the best-validation`,
     `checkpoint of each method. "GLUE avg" is the reference's eval_average_metrics (mean of the 11 metric values;`,
     `the model-selection score), "8-task" the mean of per-task means. steps/s is the mean training throughput;`,
-    `trainable parameters include every routing block and T5 RMSNorm gain.`,
+    `trainable parameters include every routing block and T5 RMSNorm gain. "valid" is the best validation GLUE avg (the`,
+    `checkpoint tested); ${validationsNote(rows, 'GLUE avg')}`,
     `Written by \`npm start\` (\`smear reproduce\`); ${trained} of ${rows.length} runs trained in this invocation (${seconds.toFixed(0)} s wall${workers > 1 ? `, ${workers} training processes at once` : ''}).`,
     '',
   ];
@@ -182,11 +186,11 @@ export function renderT5Results(rows: T5ReproductionRow[], profile: Profile, sec
     );
   }
   out.push(
-    `| method | GLUE avg | 8-task | ${cols.map((c) => `${c.task} ${METRIC_SHORT[c.metric] ?? c.metric}`).join(' | ')} | valid | steps/s | trainable params |`,
-    `|---|---:|---:|${cols.map(() => '---:').join('|')}|---:|---:|---:|`,
+    `| method | GLUE avg | 8-task | ${cols.map((c) => `${c.task} ${METRIC_SHORT[c.metric] ?? c.metric}`).join(' | ')} | valid | last 2 valid | steps/s | trainable params |`,
+    `|---|---:|---:|${cols.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${fmt(r.glueAverage)} | ${fmt(r.taskMean)} | ${cols.map((c) => fmt(r.perTask[c.task]?.[c.metric])).join(' | ')} | ${fmt(r.validScore)} | ${r.stepsPerSecond.toFixed(2)} | ${r.trainableParameters.toLocaleString('en-US')} |`,
+        `| ${r.label} | ${fmt(r.glueAverage)} | ${fmt(r.taskMean)} | ${cols.map((c) => fmt(r.perTask[c.task]?.[c.metric])).join(' | ')} | ${fmt(r.validScore)} | ${formatValidations(r.validations)} | ${r.stepsPerSecond.toFixed(2)} | ${r.trainableParameters.toLocaleString('en-US')} |`,
     ),
     '',
     '## Routing (test set): average routing distribution per task',
