@@ -111,7 +111,8 @@ export function curvesTable(curves: CurveAnalysis[], budget: number, columns = 8
     }
     row.plateau = `${c.plateau.toFixed(1)}${c.rising ? ' (rising)' : ''}`;
     row['within margin at'] = String(c.reachedStep);
-    row[`below plateau at ${budget}`] = (c.plateau - smoothedAt(c, budget)).toFixed(1);
+    const last = c.points[c.points.length - 1].step;
+    row[`below plateau at ${budget}`] = budget > last ? `– (ends at ${last})` : (c.plateau - smoothedAt(c, budget)).toFixed(1);
     return row;
   });
   return new dfd.DataFrame(rows);

@@ -1,6 +1,6 @@
 /**
- * GLUE metrics of the reference (SPEC §6.1; Hyperformer `data/postprocessors.py`
- * and `metrics/metrics.py`), all ×100.
+ * GLUE metrics of the reference (kernel-lib/docs/reference-code.md#glue-metrics;
+ * Hyperformer `data/postprocessors.py` and `metrics/metrics.py`), all ×100.
  *
  * Post-processing (applied to predictions AND targets): classification tasks
  * lower-case and strip the string, then map answer words to ints

@@ -1,12 +1,13 @@
 /**
- * RoutingBlock = Router + Experts + Method (the reference's AdapterController, SPEC §1.3).
+ * RoutingBlock = Router + Experts + Method (the reference's AdapterController:
+ * kernel-lib/docs/reference-code.md#routing-block).
  *
  *   v   = mean_s x[:, s, :]        (or ctx.routerInput; or a padding-masked mean)   [B,C]
  *   u   = method.mix(x, v)         the expert mixture                              [B,S,C]
  *   y   = x + (postLayerNorm ? LN_post(u) : u)                                      [B,S,C]
  *
  * T5 uses `forward` with postLayerNorm (y + LN_post(mixture(y))); ResNet
- * calls `forward` on BN_pre(o) and adds `mixture` to o itself (SPEC §3.2).
+ * calls `forward` on BN_pre(o) and adds `mixture` to o itself (kernel-lib/docs/reference-code.md#resnet-routing-blocks).
  * One routing decision per example. `forward` returns the output with its
  * routing record and auxiliary losses, so analysis never needs hooks.
  *

@@ -1,5 +1,5 @@
 /**
- * Experts are data: N stacked bottleneck adapters (SPEC §1.1).
+ * Experts are data: N stacked bottleneck adapters (kernel-lib/docs/reference-code.md#experts).
  *
  *   f_n(x) = swish(x · W_down[n] + b_down[n]) · W_up[n]      (no up-projection bias)
  *
@@ -41,7 +41,7 @@ export class Experts {
     this.up = tf.variable(tf.tensor3d(rng.normal(n * d * c, initScale), [n, d, c]), true, `${name}/experts.up`);
   }
 
-  /** Per-example merged adapters: W̄_b = Σ_n P[b,n]·W[n] as one matmul per tensor (SPEC §4 batching). */
+  /** Per-example merged adapters: W̄_b = Σ_n P[b,n]·W[n] as one matmul per tensor, batched as the reference does (kernel-lib/docs/reference-code.md#smear). */
   merge(pDown: tf.Tensor2D, pUp: tf.Tensor2D = pDown): MergedAdapter {
     const { n, c, d } = this;
     return tf.tidy(() => {

@@ -90,12 +90,12 @@ export interface RoutingMethod {
   needsTags?: boolean;
   /** Needs hash ids per example. */
   needsHash?: boolean;
-  /** Routes from its own block input even where the model passes `ctx.routerInput` (DSelect-k in T5, SPEC §2.3). */
+  /** Routes from its own block input even where the model passes `ctx.routerInput` (DSelect-k in T5: kernel-lib/docs/reference-code.md#t5-router-input). */
   ownRouterInput?: boolean;
   /** Uses the router input LayerNorm without the softmax router (DSelect-k). */
   usesRouterInputNorm?: boolean;
   auxLosses: AuxLossInfo[];
-  /** Default expert dropout (SPEC §1.2: 0.1 for SMEAR and Top-k as the README runs them). */
+  /** Default expert dropout (0.1 for SMEAR and Top-k as the reference's READMEs run them: kernel-lib/docs/reference-code.md#expert-dropout). */
   defaultExpertDropout: number;
   /** Named configurations (1× compute, 1× parameters, 2×). */
   configurations: MethodConfiguration[];

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../backend/gradients';
 
-/** swish(t) = t · sigmoid(t) (= SiLU), the adapters' hard-coded activation (SPEC §1.1). */
+/** swish(t) = t · sigmoid(t) (= SiLU), the adapters' hard-coded activation (kernel-lib/docs/reference-code.md#experts). */
 export function swish<T extends tf.Tensor>(t: T): T {
   return tf.mul(t, tf.sigmoid(t));
 }

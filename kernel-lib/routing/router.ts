@@ -1,5 +1,6 @@
 /**
- * The router of the reference code (SPEC §1.2; `adapter_utils.py: Router`).
+ * The router of the reference code (kernel-lib/docs/reference-code.md#router,
+ * #expert-dropout; `adapter_utils.py: Router`).
  *
  *   x̂      = LN_in(v)                         v [B,C] → [B,C]   (eps 1e-5, affine 1/0)
  *   W_eff  = LN_w(W_rᵀ)ᵀ                       W_r [C,N]; each expert column normalised over C,

@@ -1,5 +1,6 @@
 /**
- * ST-Gumbel temperature schedule, as the reference anneals it (SPEC §5.6):
+ * ST-Gumbel temperature schedule, as the reference anneals it
+ * (kernel-lib/docs/reference-code.md#gumbel-temperature):
  * τ starts at τ0 = 10 and, whenever (step + 1) % period == 0, becomes
  *   τ ← max(τ · exp(−rate · step), minTemp)
  * — compounding (τ is multiplied by exp(−r·step) each time, not reset to

@@ -10,7 +10,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../util/rng';
 
-/** How a method combines experts (SPEC §11.4). */
+/** How a method combines experts (kernel-lib/docs/reference-code.md#method-kinds). */
 export type RoutingKind = 'merge' | 'index' | 'output-mix' | 'token-mix' | 'dense';
 
 /** Integer ids given per example: a plain array or an int32 tensor. */
@@ -27,7 +27,7 @@ export interface RoutingBlockConfig {
   /** d: expert bottleneck width. Default 24 (T5 768/32); ResNet uses 32. */
   bottleneck?: number;
   /**
-   * Expert dropout rate in training (SPEC §1.2). Default: the method's own
+   * Expert dropout rate in training (kernel-lib/docs/reference-code.md#expert-dropout). Default: the method's own
    * (0.1 for smear and topk, as the reference README runs them; else 0).
    */
   expertDropout?: number;

@@ -2,12 +2,12 @@
  * What the two settings (ResNet-DomainNet, T5-GLUE) share in configuring,
  * naming and reporting runs: profiles, method configurations (1× compute,
  * 1× parameters, 2×), run folders, configuration comparison for resume and
- * reuse, and the routing tables of the reproduction reports.
+ * reuse, and the validation column of the reproduction reports (their routing
+ * tables are in analysis/routing-tables.ts).
  */
 import * as path from 'path';
 import { getMethod } from '../routing/registry';
 import type { RoutingMethod } from '../routing/method';
-import type { RoutingStats } from '../analysis/routing-stats';
 
 export type Profile = 'mini' | 'paper';
 
@@ -191,33 +191,4 @@ export function validationsNote(rows: { validations?: ValidationPoint[] }[], sco
   const steps = [...new Set(rows.map((r) => (r.validations ?? []).map((p) => p.step).join(' and ')).filter((s) => s))];
   const at = steps.length === 1 ? ` (steps ${steps[0]})` : '';
   return `"last 2 valid" is the validation ${score} at the last two evaluations${at}: a rise means the method was still learning when its budget ended.`;
-}
-
-const SHADES = [' ', '░', '▒', '▓', '█'];
-
-/** A Markdown table of one block's average routing per tag (rows) and expert (columns), shaded. */
-export function heatTable(stats: RoutingStats, block: number, tagWord: string): string[] {
-  const b = stats.blocks.find((x) => x.block === block);
-  if (!b) return [];
-  const head = `| ${tagWord} | ${Array.from({ length: b.numExperts }, (_, e) => `e${e}`).join(' | ')} |`;
-  const sep = `|---|${Array.from({ length: b.numExperts }, () => '---:').join('|')}|`;
-  const lines = b.meanByTag
-    .map((row, t) => ({ row, t }))
-    .filter(({ t }) => b.counts[t] > 0)
-    .map(({ row, t }) => `| ${stats.tagNames[t]} | ${row.map((p) => `${SHADES[Math.min(4, Math.floor(p * 5))]} ${p.toFixed(2)}`).join(' | ')} |`);
-  return [head, sep, ...lines];
-}
-
-/** The first and last routing block's heat table of every run that has routing statistics. */
-export function routingSections(rows: { label: string; routing?: RoutingStats }[], tagWord: string): string[] {
-  const out: string[] = [];
-  for (const r of rows) {
-    if (!r.routing || r.routing.blocks.length === 0) continue;
-    const blocks = r.routing.blocks.map((b) => b.block);
-    for (const block of [blocks[0], blocks[blocks.length - 1]]) {
-      const b = r.routing.blocks.find((x) => x.block === block)!;
-      out.push(`### ${r.label}, block ${block} (specialisation ${b.specialization.toFixed(2)}, entropy ${b.entropy.toFixed(2)} nats)`, '', ...heatTable(r.routing, block, tagWord), '');
-    }
-  }
-  return out;
 }

@@ -1,7 +1,7 @@
 /**
  * The pieces of CPython's `random` module that the reference's DomainNet fold
- * split uses (SPEC §6.2: `random.seed(42)` once, then `random.shuffle(lines)`
- * per domain), ported so that the TypeScript folds are the reference's folds.
+ * split uses (`random.seed(42)` once, then `random.shuffle(lines)` per domain:
+ * kernel-lib/docs/reference-code.md#domainnet-folds), ported so that the TypeScript folds are the reference's folds.
  *
  * Faithful to CPython 3.11 (`Modules/_randommodule.c`, `Lib/random.py`):
  * - the generator is MT19937 (`genrand_uint32`);

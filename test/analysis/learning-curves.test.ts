@@ -60,6 +60,8 @@ describe('learning curves', () => {
     const late = analyzeCurve('late', curve([30, 40, 50, 60, 70, 70]), { window: 1, margin: 2 });
     assert.equal(late.rising, true);
     assert.match(toMarkdown(curvesTable([late], 500)), /\| 70\.0 \(rising\) \| 500 \|/);
+    // A run that stopped before the budget has no score there.
+    assert.match(toMarkdown(curvesTable([late], 800)), /\| 500 \| – \(ends at 600\) \|/);
   });
 
   it('the figure names every run once in the legend and marks the budget', () => {

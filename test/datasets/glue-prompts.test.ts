@@ -76,7 +76,7 @@ test('the templates file parses exactly as PyYAML parses it', () => {
   assert.equal(h, '9de4723d4dba9267b170f8665503ff642a216a56bbce97e04cc423558012f021');
 });
 
-test('original-task template counts match SPEC §6.1 (MRPC 5 of 7, QQP 5 of 6, MNLI 15)', () => {
+test('original-task template counts are the reference\'s (MRPC 5 of 7, QQP 5 of 6, MNLI 15; kernel-lib/docs/reference-code.md#prompts)', () => {
   const all = loadPromptTemplates();
   const counts = Object.fromEntries(GLUE_TASKS.map((t) => [t, originalTaskTemplates(t).length]));
   assert.deepEqual(counts, { rte: 5, sst2: 5, mrpc: 5, stsb: 5, qqp: 5, mnli: 15, qnli: 5, cola: 5 });

@@ -82,7 +82,7 @@ const GLUE_SIZES = {
   cola: { train: 8551, validation: 1043 },
 };
 
-test('split sizes from the standard GLUE counts = SPEC §6.1 (spec mode) and the n_obs=-1 quirk (reference mode)', () => {
+test('split sizes from the standard GLUE counts = the nominal sizes of kernel-lib/docs/reference-code.md#glue-splits (spec mode) and the n_obs=-1 quirk (reference mode)', () => {
   const spec = Object.fromEntries(Object.entries(GLUE_SIZES).map(([t, s]) => [t, hyperformerSplitSizes(t, s)]));
   assert.deepEqual(spec, {
     rte: { train: 2490, validation: 138, test: 139 },

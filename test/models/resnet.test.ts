@@ -288,10 +288,10 @@ describe('RoutedResNet state dict (reference names and layouts)', () => {
     await initBackend({ backend: 'wasm', quiet: true });
   });
 
-  it('full ResNet18 smear: names/shapes of modeling_resnet.py; trainable parameter count (SPEC §3.4)', () => {
+  it('full ResNet18 smear: names/shapes of modeling_resnet.py; trainable parameter count (kernel-lib/docs/reference-code.md#sizes)', () => {
     const model = new RoutedResNet({ routing: { method: 'smear' } });
     assertKeys(model, expectedKeys({ widths: [64, 128, 256, 512], stem: 'imagenet', N: 6, d: 32, K: 345, method: 'smear' }), 'smear full');
-    // experts 738,816 (SPEC §3.4) + routers 8 blocks × (C·6 + 4C) over ΣC = 1920 → 19,200
+    // experts 738,816 (kernel-lib/docs/reference-code.md#sizes) + routers 8 blocks × (C·6 + 4C) over ΣC = 1920 → 19,200
     // + BN_pre 2·1920 = 3,840 + classifier 512·345 + 345 = 176,985
     assert.equal(model.parameterCount(), 738_816 + 19_200 + 3_840 + 176_985);
     const names = model.trainableParams().map((p) => p.name);

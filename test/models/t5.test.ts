@@ -130,7 +130,7 @@ function tmpDir(): string {
 // ------------------------------------------------------------------ config
 
 describe('T5 config', () => {
-  it('has the t5-v1_1-base preset of SPEC §2.1', () => {
+  it('has the t5-v1_1-base preset (kernel-lib/docs/reference-code.md#t5-backbone)', () => {
     const b = T5_PRESETS['t5-v1_1-base'];
     assert.deepEqual(
       [b.dModel, b.dKv, b.dFf, b.numHeads, b.numLayers, b.numDecoderLayers, b.vocabSize, b.relativeAttentionNumBuckets, b.relativeAttentionMaxDistance],

@@ -1,6 +1,6 @@
 /**
  * Sanity tests of the float64 oracle itself (test/oracle/routing-oracle.ts)
- * against tiny cases computed by hand from SMEAR-SPEC.md.
+ * against tiny cases computed by hand from the behaviour kernel-lib/docs/reference-code.md describes.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -395,8 +395,8 @@ describe('oracle: losses', () => {
   });
 });
 
-describe('oracle: Gumbel temperature schedule (SPEC §5.6)', () => {
-  // Convention: the SPEC's "τ @ g" is the value after the update at global_step g,
+describe('oracle: Gumbel temperature schedule (kernel-lib/docs/reference-code.md#gumbel-temperature)', () => {
+  // Convention: the notes' "τ @ g" is the value after the update at global_step g,
   // i.e. the temperature used by step g + 1.
   const t5 = { tau0: 10, minTemp: 0.5, rate: 1e-6, period: 5000 };
   const rn = { tau0: 10, minTemp: 0.5, rate: 1e-4, period: 1000 };

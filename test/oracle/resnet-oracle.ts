@@ -1,5 +1,6 @@
 /**
- * Independent float64 reference ("oracle") for the routed ResNet18 (SPEC §3),
+ * Independent float64 reference ("oracle") for the routed ResNet18 (kernel-lib/docs/reference-code.md#resnet-backbone,
+ * #resnet-routing-blocks),
  * written with direct nested loops in PyTorch's NCHW layout from the
  * reference's PyTorch state-dict names (OIHW conv weights, [K,F] classifier).
  * It shares no code with kernel-lib/models: the routing mixture of each block

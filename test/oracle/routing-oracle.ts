@@ -1,7 +1,7 @@
 /**
  * Independent float64 reference ("oracle") for one SMEAR routing block and the
- * routing-related losses, written from SMEAR-SPEC.md §1, §4, §5 alone with
- * plain loops over JS number arrays. It deliberately shares no code with
+ * routing-related losses, written from the behaviour that kernel-lib/docs/reference-code.md
+ * describes (building blocks and methods) alone, with plain loops over JS number arrays. It deliberately shares no code with
  * kernel-lib/routing (only the seeded generator and nothing else), so the
  * tfjs implementation can be checked against it.
  *
@@ -350,7 +350,7 @@ export function oracleForward(
       }
       out.index = index;
       out.weights = weights;
-      // Training-only, like every auxiliary loss (the SPEC defines it as a training loss term).
+      // Training-only, like every auxiliary loss (the reference computes it in training: kernel-lib/docs/reference-code.md#top-k).
       if (cfg.loadBalancing && training) {
         let lb = 0;
         for (let n = 0; n < N; n++) {
@@ -628,7 +628,7 @@ export function huber(a: number): number {
 }
 
 /**
- * REINFORCE losses (SPEC §5.7), means over (b, l):
+ * REINFORCE losses (kernel-lib/docs/reference-code.md#reinforce), means over (b, l):
  *   policy  = mean log(π_a + 1e-20)·(ℓ_b − b_{b,l})
  *   entropy = mean −Σ_n π log(π + 1e-20)
  *   value   = mean Huber(ℓ_b − b_{b,l})
@@ -686,11 +686,11 @@ export function oracleAdamixConsistency(
 
 /**
  * ST-Gumbel temperature used at training step `step` (0-based global step of
- * the forward about to run), SPEC §5.6. Starting from τ0, for every earlier
+ * the forward about to run), kernel-lib/docs/reference-code.md#gumbel-temperature. Starting from τ0, for every earlier
  * global_step g < step with (g+1) % period == 0 the reference applies
  * τ ← max(τ·exp(−rate·g), minTemp) (compounding, g itself in the exponent).
  *
- * Convention: the SPEC's "τ = 9.95 @4,999" is the value right after the update
+ * Convention: the notes' "9.95 @ 4,999" is the value right after the update
  * at global_step 4,999, i.e. the temperature of step 5,000:
  *   oracleGumbelTemperature(5000, T5) ≈ 9.950, (50000) ≈ 7.596, (100000) ≈ 3.500,
  *   (150000) ≈ 0.978, (174999) ≈ 0.510, (175000) = 0.5 (first clipped).

@@ -1,6 +1,6 @@
 /**
  * Independent float64 reference ("oracle") for the routed T5 v1.1 forward pass
- * in evaluation mode, written from SMEAR-SPEC §2 and the HF T5 definitions with
+ * in evaluation mode, written from kernel-lib/docs/reference-code.md#t5-backbone and the sections after it and the HF T5 definitions with
  * plain loops over JS number arrays. It shares no code with kernel-lib/models/t5;
  * the routing mixture comes from the routing oracle (`oracleForward`).
  *

@@ -25,7 +25,7 @@ export const METHOD_NAMES = [
   'dense',
 ] as const;
 
-/** The parameter names a block of this method must expose (brief §Parameter names). */
+/** The parameter names a block of this method must expose (as `RoutingBlock.namedParams` lists them). */
 export function expectedParamNames(method: string, postLayerNorm: boolean): string[] {
   const names = [
     'experts.down',

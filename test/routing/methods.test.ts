@@ -291,7 +291,7 @@ describe('Gumbel temperature schedule vs oracle', () => {
         assertClose([s.temperatureAt(step)], [oracleGumbelTemperature(step, opts)], `${preset} step ${step}`, 1e-12, 0);
       }
     }
-    // SPEC §5.6 numbers under the documented convention (τ "@g" = τ used at step g+1).
+    // The derived values of kernel-lib/docs/reference-code.md#gumbel-temperature, under the documented convention (τ "@g" = τ used at step g+1).
     const r2 = (v: number) => Math.round(v * 100) / 100;
     assert.equal(r2(new GumbelSchedule(GumbelSchedule.T5).temperatureAt(5000)), 9.95);
     assert.equal(r2(new GumbelSchedule(GumbelSchedule.RESNET).temperatureAt(7000)), 0.61);

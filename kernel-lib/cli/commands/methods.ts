@@ -16,7 +16,7 @@ export interface MethodListing {
   description: string;
 }
 
-/** The settings' default sizes (SPEC §2.4, §3.4). */
+/** The settings' default sizes (kernel-lib/docs/reference-code.md#sizes). */
 export const SETTING_SIZES = { t5: { numExperts: 8, bottleneck: 24 }, resnet: { numExperts: 6, bottleneck: 32 } };
 
 export function listMethods(): MethodListing[] {

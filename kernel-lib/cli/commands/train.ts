@@ -79,7 +79,7 @@ export const trainCommand: Command = {
     tokenizer: { type: 'string', description: "t5: spiece.model / tokenizer.json / folder holding one, or 'byte' (default: the --model folder; mini: byte)" },
     warmup: { type: 'string', description: 't5: linear warm-up steps (paper 2000)' },
     'max-length': { type: 'string', description: 't5: source truncation in tokens (paper 128; mini 320 bytes)' },
-    'split-mode': { type: 'string', description: "t5: 'reference' (paper default: the reference code drops the last example of every split) or 'spec' (SPEC §6.1 sizes; mini default)" },
+    'split-mode': { type: 'string', description: "t5: 'reference' (paper default: the reference code drops the last example of every split) or 'spec' (the split scheme\'s nominal sizes; mini default)" },
     'max-eval-examples': { type: 'string', description: 't5: cap on validation and test examples per task (default: all; mini 16)' },
     weights: { type: 'string', description: 'torchvision ResNet18 ImageNet weights as safetensors (paper profile)' },
     configuration: { type: 'string', description: "method configuration, e.g. '1× parameters', 'SMEAR 2×'" },

@@ -1,5 +1,5 @@
 /**
- * The reference's validation split (cvl/README.md, SPEC §6.2):
+ * The reference's validation split (cvl/README.md; kernel-lib/docs/reference-code.md#domainnet-folds):
  *
  *   random.seed(42)
  *   for domain in ["clipart", "infograph", "painting", "quickdraw", "real", "sketch"]:

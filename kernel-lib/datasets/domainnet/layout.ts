@@ -1,5 +1,6 @@
 /**
- * DomainNet on disk, as the reference reads it (SPEC §6.2, §1.4).
+ * DomainNet on disk, as the reference reads it (kernel-lib/docs/reference-code.md#domainnet-files,
+ * #task-and-domain-ids).
  *
  *   <root>/<domain>/<class>/<image>          images (the official download has .jpg; the reference README shows .png)
  *   <root>/<domain>_train.txt                official lists, one `<domain>/<class>/<file> <label>` per line
@@ -8,7 +9,7 @@
  *   <root>/<domain>_valid_fold.txt           (made here with the README's seed-42 snippet when absent)
  *
  * The domain id is the position in DOMAINS (clipart=0 … sketch=5), whatever
- * subset of domains is loaded (`domain_lbl` in CV/data/DatasetReader.py).
+ * subset of domains is loaded (`domain_lbl` in cvl/src/data/DatasetReader.py).
  */
 import * as path from 'path';
 

@@ -1,6 +1,6 @@
 /**
  * Loads a DomainNet split as samples (path, label, domain id), the way the
- * reference's CV/data/DatasetReader.py does: train = `<domain>_train_fold.txt`,
+ * reference's cvl/src/data/DatasetReader.py does: train = `<domain>_train_fold.txt`,
  * valid = `<domain>_valid_fold.txt`, test = `<domain>_test.txt`, domains in the
  * order given (default all six), domain id = index in DOMAINS.
  *

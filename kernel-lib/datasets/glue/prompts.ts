@@ -1,5 +1,5 @@
 /**
- * promptsource templates for the GLUE tasks (SPEC §6.1), rendered the way
+ * promptsource templates for the GLUE tasks (kernel-lib/docs/reference-code.md#prompts), rendered the way
  * promptsource's `Template.apply` renders them, with @huggingface/jinja.
  *
  * Source: `promptsource_glue_templates.txt` next to this file (the raw

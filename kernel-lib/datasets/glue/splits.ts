@@ -1,6 +1,6 @@
 /**
- * The Hyperformer split scheme of the reference (SPEC §6.1;
- * `HF/data/p3_tasks.py` with `split_validation_test: true`, `data_seed: 42`):
+ * The Hyperformer split scheme of the reference (kernel-lib/docs/reference-code.md#glue-splits;
+ * `hyperformer/hyperformer/data/p3_tasks.py` with `split_validation_test: true`, `data_seed: 42`):
  *
  * | task group                 | train                    | validation               | test                     |
  * |----------------------------|--------------------------|--------------------------|--------------------------|
@@ -19,8 +19,8 @@
  * `indices[:-1]`, and the unpermuted branch loads `"<split>[:-1]"`
  * (`get_sampled_split`), so EVERY split loses its last element (e.g. RTE
  * train 2,489, validation 137, test 138). The default `'spec'` mode is the
- * table above without that off-by-one (SPEC's derived sizes). Both are
- * deterministic; pick `'reference'` to match the reference's data exactly.
+ * table above without that off-by-one (the scheme's nominal sizes, tabled in
+ * the notes). Both are deterministic; pick `'reference'` to match the reference's data exactly.
  */
 import { torchRandperm } from './torch-random';
 import { glueTask } from './tasks';

@@ -1,6 +1,7 @@
 /**
  * The eight GLUE tasks of the T5-GLUE setting, in the reference's order
- * (SPEC §1.4: the task id is the position in the config's `tasks` list):
+ * (the task id is the position in the config's `tasks` list:
+ * kernel-lib/docs/reference-code.md#task-and-domain-ids):
  * rte=0, sst2=1, mrpc=2, stsb=3, qqp=4, mnli=5, qnli=6, cola=7.
  *
  * Field names are HF `datasets` `glue/<task>` column names (what the
@@ -17,7 +18,7 @@ export type GlueTaskName = (typeof GLUE_TASKS)[number];
 
 export type GlueMetricName = 'acc' | 'f1' | 'pearson_corrcoef' | 'spearman_corrcoef' | 'mcc';
 
-/** Split-scheme group (SPEC §6.1): small = halve GLUE validation; large = 1,000 of train as validation. */
+/** Split-scheme group (kernel-lib/docs/reference-code.md#glue-splits): small = halve GLUE validation; large = 1,000 of train as validation. */
 export type GlueSizeGroup = 'small' | 'large' | 'mnli';
 
 export interface GlueTaskInfo {

@@ -1,7 +1,7 @@
 /**
  * PyTorch's CPU generator and `torch.randperm` on CPU, ported so that the GLUE
  * splits are the reference's splits (Hyperformer: `torch.randperm(n,
- * generator=torch.Generator().manual_seed(42))`, SPEC §6.1).
+ * generator=torch.Generator().manual_seed(42))`, kernel-lib/docs/reference-code.md#glue-splits).
  *
  * What was read (PyTorch sources, via the code search; torch 1.7 is the
  * reference's version):

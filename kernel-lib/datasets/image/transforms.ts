@@ -1,6 +1,6 @@
 /**
  * Image decoding and torchvision-equivalent preprocessing for the ResNet18-DomainNet setting
- * (SMEAR-SPEC §6.2), producing float32 NHWC pixels (H×W×3, RGB) normalised with the ImageNet
+ * (kernel-lib/docs/reference-code.md#image-transforms), producing float32 NHWC pixels (H×W×3, RGB) normalised with the ImageNet
  * mean/std after scaling to [0, 1].
  *
  *   train: RandomResizedCrop(size, scale=(0.08, 1), ratio=(3/4, 4/3), bilinear)

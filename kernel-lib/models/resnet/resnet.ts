@@ -1,5 +1,6 @@
 /**
- * ResNet18 with a routing block in each of its 8 BasicBlocks (SPEC §3; the
+ * ResNet18 with a routing block in each of its 8 BasicBlocks
+ * (kernel-lib/docs/reference-code.md#resnet-backbone, #resnet-routing-blocks; the
  * reference's `cvl/src/resnet/modeling_resnet.py`).
  *
  *   stem 'imagenet': conv7×7/2 (pad 3) → BN → ReLU → maxpool 3×3/2 (pad 1)   (torchvision)
@@ -46,7 +47,7 @@ export interface ResNetConfig {
   widths?: [number, number, number, number] | number[];
   /** Default 'imagenet'. */
   stem?: ResNetStem;
-  /** Routing method and sizes; numExperts default 6, bottleneck default 32 (SPEC §3.4). */
+  /** Routing method and sizes; numExperts default 6, bottleneck default 32 (kernel-lib/docs/reference-code.md#sizes). */
   routing: ResNetRoutingConfig;
   /** Backbone convs and BN affine parameters frozen (the reference). Default true. */
   freezeBackbone?: boolean;
@@ -203,7 +204,7 @@ export class RoutedResNet {
       throw new Error(`RoutedResNet: option numClasses: expected a positive integer, got ${numClasses}`);
     }
     if ((config.routing as RoutingBlockConfig).postLayerNorm) {
-      throw new Error('RoutedResNet: option routing.postLayerNorm is not used in the ResNet setting (SPEC §3.2: no post-norm)');
+      throw new Error('RoutedResNet: option routing.postLayerNorm is not used in the ResNet setting (the reference\'s ResNet routing blocks have no post-norm)');
     }
     const numExperts = config.routing.numExperts ?? (method.kind === 'dense' ? 1 : 6);
     const routing: ResolvedResNetConfig['routing'] = { ...config.routing, numExperts, bottleneck: config.routing.bottleneck ?? 32 };

@@ -1,5 +1,5 @@
 /**
- * T5 v1.1 backbone configuration (SPEC §2.1): the sizes of
+ * T5 v1.1 backbone configuration (kernel-lib/docs/reference-code.md#t5-backbone): the sizes of
  * `google/t5-v1_1-base` and small presets for tests and the mini profile,
  * plus a validating reader of Hugging Face `config.json` files.
  */

@@ -1,6 +1,7 @@
 /**
  * T5 v1.1 (encoder–decoder) with the reference's 60 routing blocks
- * (SPEC §2; the reference's `hyperformer/third_party/models/modeling_t5_v1_1.py`
+ * (kernel-lib/docs/reference-code.md#t5-backbone, #t5-routing-blocks; the reference's
+ * `hyperformer/hyperformer/third_party/models/modeling_t5_v1_1.py`
  * on transformers 3.5).
  *
  * Backbone (frozen except the RMSNorm gains):
@@ -17,7 +18,7 @@
  *   y  = Sublayer(RMSNorm(h));   y' = y + LN_post(mixture(y));   h ← h + Dropout(y')
  * Router index (the hash column): encoder block k → 2k, 2k+1; decoder block k →
  * 2·L_enc + 3k + {0,1,2} (24 + 3k + … for the base config).
- * Router input v (SPEC §2.3): encoder blocks: the mean over ALL positions of the
+ * Router input v (kernel-lib/docs/reference-code.md#t5-router-input): encoder blocks: the mean over ALL positions of the
  * block's own sublayer output y (padding included; `maskedRouterMean` masks it);
  * decoder blocks: the mean over source positions of the FINAL encoder output
  * (after the final RMSNorm and dropout; masked likewise when asked), constant
@@ -38,7 +39,7 @@
  * keys (`attentionMask`, adding −1e4 resp. −1e9 as transformers 3.5 does in fp32);
  * decoder self-attention is causal only: decoder padding is not masked (reference).
  *
- * transformers-3.5 quirk (SPEC §10.22): decoder block 0's cross-attention owns a
+ * transformers-3.5 quirk (kernel-lib/docs/reference-code.md#cross-attention-position-bias): decoder block 0's cross-attention owns a
  * relative-position table (`decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight`,
  * bidirectional buckets, shared by all decoder layers' cross-attention). A checkpoint
  * with that key gets it; otherwise option `crossAttentionBias`: 'none' (no bias, as
@@ -311,7 +312,7 @@ export class RoutedT5 {
   // ---------------------------------------------------------------- parameters
 
   /**
-   * What the optimizer trains (SPEC §2.1): every routing parameter the method
+   * What the optimizer trains (kernel-lib/docs/reference-code.md#t5-backbone): every routing parameter the method
    * uses (`encoder.block.0.layer.0.adapter_controller.experts.down`, …, with the
    * method's learning-rate scale) and every T5 RMSNorm gain
    * (`encoder.block.0.layer.0.layer_norm.weight`, …, `decoder.final_layer_norm.weight`).
@@ -572,7 +573,7 @@ export class RoutedT5 {
     const cfg = this.config;
     const [b, t, c] = h.shape;
     let out = dropout(rmsNorm(h, this.decoderFinalNorm, cfg.layerNormEps), drop); // (5)
-    // Rescale before the untied lm_head (SPEC §2.1, §10.3): the reference's custom T5
+    // Rescale before the untied lm_head (kernel-lib/docs/reference-code.md#t5-backbone): the reference's custom T5
     // (modeling_t5_v1_1.py) ALWAYS multiplies by d_model^-0.5 here, following
     // Mesh TensorFlow's tied-embedding convention; HF's v1.1 omits it because
     // tie_word_embeddings=false. Kept for fidelity: the trainable final RMSNorm

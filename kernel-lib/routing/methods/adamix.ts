@@ -1,5 +1,5 @@
 /**
- * AdaMix [adamix_routing] (SPEC §5.10; Wang et al. 2022).
+ * AdaMix [adamix_routing] (kernel-lib/docs/reference-code.md#adamix; Wang et al. 2022).
  *
  * Training: per example, an independent uniformly random expert for the
  * down-projection (W_down, b_down) and another for the up-projection:

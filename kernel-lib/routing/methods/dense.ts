@@ -1,6 +1,6 @@
 /**
  * A single adapter — "1× compute" and "1× parameters" [routing_estimator None, num_adapters 1]
- * (SPEC §5.3, §5.4).
+ * (kernel-lib/docs/reference-code.md#one-adapter).
  *
  *   u = swish(x W_down + b_down) W_up
  *

@@ -1,5 +1,5 @@
 /**
- * DSelect-k [dselectk_routing] (SPEC §5.8), with k = 1 as the reference.
+ * DSelect-k [dselectk_routing] (kernel-lib/docs/reference-code.md#dselect-k), with k = 1 as the reference.
  *
  *   x̂ = LN_in(v)                          v: the block's own input mean, also in T5 decoder blocks
  *   s = SmoothStep_γ(x̂ · Z)               [B,m], m = ceil(log2 N); SmoothStep(t) = 0 (t ≤ −γ/2),

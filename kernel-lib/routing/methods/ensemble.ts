@@ -1,5 +1,5 @@
 /**
- * Ensemble — output averaging over all experts [soft_routing] (SPEC §5.9).
+ * Ensemble — output averaging over all experts [soft_routing] (kernel-lib/docs/reference-code.md#ensemble).
  *
  *   u_b = Σ_i R(v_b)_i f_i(x_b)          (every expert runs: N× the expert compute)
  */

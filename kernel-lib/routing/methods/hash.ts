@@ -1,10 +1,10 @@
 /**
- * Hash routing [hash_routing] (SPEC §5.2).
+ * Hash routing [hash_routing] (kernel-lib/docs/reference-code.md#hash).
  *
  *   expert_b = hash[b, router_index]     (uniform random labels fixed per example and block)
  *   u_b = f_{expert_b}(x_b)
  *
- * The labels are drawn once per dataset (see SPEC §1.4); the model passes
+ * The labels are drawn once per dataset (kernel-lib/docs/reference-code.md#hash-labels); the model passes
  * this block's column as `ctx.hash`.
  */
 import * as tf from '@tensorflow/tfjs-core';

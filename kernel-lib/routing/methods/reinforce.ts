@@ -1,5 +1,5 @@
 /**
- * REINFORCE with a learned baseline [reinf_bl_routing] (SPEC §5.7).
+ * REINFORCE with a learned baseline [reinf_bl_routing] (kernel-lib/docs/reference-code.md#reinforce).
  *
  * Training, per block:
  *   a_b ~ Categorical(softmax(logits_b))          u_b = f_{a_b}(x_b)   (no scaling)
@@ -95,7 +95,7 @@ function huber(a: tf.Tensor, delta: number): tf.Tensor {
 
 /**
  * The REINFORCE losses for one training step from the records of every
- * REINFORCE block (SPEC §5.7). `perExampleLoss` [B] is the task loss per
+ * REINFORCE block (kernel-lib/docs/reference-code.md#reinforce). `perExampleLoss` [B] is the task loss per
  * example; it is detached here. Returns weighted terms ready to add.
  */
 export function reinforceLosses(

@@ -1,5 +1,6 @@
 /**
- * Latent Skills [skill_routing] (SPEC §5.11; Ponti et al. 2022, Polytropon-style).
+ * Latent Skills [skill_routing] (kernel-lib/docs/reference-code.md#latent-skills; Ponti et al. 2022,
+ * Polytropon-style).
  *
  *   S ∈ R^{T×N} per block, init U(−1e-3, 1e-3), learning rate ×10
  *   Training: A = RelaxedBernoulli(τ = 1, logits = S).rsample()

@@ -1,5 +1,6 @@
 /**
- * SMEAR — Soft Merging of Experts with Adaptive Routing [parameter_averaging_routing] (SPEC §4).
+ * SMEAR — Soft Merging of Experts with Adaptive Routing [parameter_averaging_routing]
+ * (kernel-lib/docs/reference-code.md#smear).
  *
  *   p_b = R(v_b)                                   (expert dropout 0.1 in training)
  *   W̄_down,b = Σ_i p_b,i W_down[i],  b̄_b = Σ_i p_b,i b_down[i],  W̄_up,b = Σ_i p_b,i W_up[i]

@@ -1,5 +1,5 @@
 /**
- * Soft MoE with one slot per expert [soft_input_routing] (SPEC §5.12; ResNet only in the reference:
+ * Soft MoE with one slot per expert [soft_input_routing] (kernel-lib/docs/reference-code.md#soft-moe; ResNet only in the reference:
  * token mixing is not causal, so it does not fit an autoregressive decoder).
  *
  *   x̂_s = x_s / (‖x_s‖₂ + 1e-6)                    per token

@@ -1,5 +1,5 @@
 /**
- * Straight-through Gumbel-softmax [gs_st_routing] (SPEC §5.6).
+ * Straight-through Gumbel-softmax [gs_st_routing] (kernel-lib/docs/reference-code.md#st-gumbel).
  *
  * Training:
  *   g = −log(−log(U + 1e-20) + 1e-20),  U ~ U(0,1)^{B×N}

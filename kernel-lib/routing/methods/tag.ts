@@ -1,5 +1,5 @@
 /**
- * Tag routing — metadata routing [task_routing] (SPEC §5.1).
+ * Tag routing — metadata routing [task_routing] (kernel-lib/docs/reference-code.md#tag).
  *
  *   expert_b = tagToExpert[tag_b]        (T5: task id; ResNet: domain id)
  *   u_b = f_{expert_b}(x_b)              (no probability scaling; the router is unused)

@@ -1,5 +1,5 @@
 /**
- * Top-k routing [switch_routing] (SPEC §5.5). The reference implements k = 1.
+ * Top-k routing [switch_routing] (kernel-lib/docs/reference-code.md#top-k). The reference implements k = 1.
  *
  *   p = R(v)                      (expert dropout 0.1 in training, as the README runs it)
  *   k_b = argmax_n p_b,n

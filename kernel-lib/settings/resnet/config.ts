@@ -1,6 +1,6 @@
 /**
  * Configuration of a ResNet-DomainNet run, with the two profiles:
- *   paper — the reference's configuration (SPEC §3, §6.2): ResNet18 from
+ *   paper — the reference's configuration (kernel-lib/docs/reference-code.md#resnet-training): ResNet18 from
  *           ImageNet weights, 224 px, batch 128, Adam 1e-3, 100,000 steps,
  *           clip 1.0, evaluation every 1,000 steps, N = 6, d = 32.
  *   mini  — 2 CPU cores, minutes: the embedded mini DomainNet (MNIST digits in

@@ -2,7 +2,7 @@
  * DomainNet batches for the ResNet setting: the image loader's batches as
  * tensors, with domain ids (tags) and the reference's hash labels.
  *
- * Hash labels (SPEC §1.4): the reference draws `np.random.randint(N, size=16)`
+ * Hash labels (kernel-lib/docs/reference-code.md#hash-labels): the reference draws `np.random.randint(N, size=16)`
  * per example when a dataset is built (16 columns, the 8 routing blocks read
  * columns 0..7) and keeps them for the dataset's life; train, validation and
  * test each get their own. Here they are drawn from a generator seeded by

@@ -9,13 +9,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../../io/atomic';
 import { loadRoutingStats, type RoutingStats } from '../../analysis/routing-stats';
+import { routingSections } from '../../analysis/routing-tables';
 import { REPO_ROOT, configDifferences, resolveResNetConfig, type Profile, type ResNetRunConfig, type ResNetRunOverrides } from './config';
 import { prepareMini, trainResNet } from './run';
 import { initBackend } from '../../backend';
 import { divergedAt } from '../../analysis/runs';
 import { resolveWorkers, runFolderMode, trainPlans, type RunPlan } from '../workers';
 import type { ProgressOptions } from '../../train/progress';
-import { formatValidations, lastValidations, methodLabel, routingSections, validationsNote, type MethodSpec, type ValidationPoint } from '../common';
+import { formatValidations, lastValidations, methodLabel, validationsNote, type MethodSpec, type ValidationPoint } from '../common';
 import { readJsonLines, readJsonObject } from '../../util/json';
 import { formatSkip, type NamedSkip } from './data';
 

@@ -3,7 +3,7 @@
  * with every method's extra terms, and evaluation (pooled top-1 and per-domain
  * accuracy, routing statistics).
  *
- * Loss (SPEC §6.2, §5): mean cross-entropy
+ * Loss (kernel-lib/docs/reference-code.md#resnet-training, #auxiliary-losses): mean cross-entropy
  *   + Σ_blocks weight · block aux       (DSelect-k regulariser ×0.1; Top-k load balancing when on)
  *   + α L_policy + β L_ent + γ L_value  (REINFORCE, with ℓ_b the per-example CE)
  *   + ½[KL(p₂‖p₁) + KL(p₁‖p₂)]           (AdaMix: a second pass with independent random experts;

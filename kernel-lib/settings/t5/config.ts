@@ -1,6 +1,6 @@
 /**
  * Configuration of a T5-GLUE run, with the two profiles:
- *   paper — the reference's configuration (SPEC §2, §6.1): T5 v1.1 Base from a
+ *   paper — the reference's configuration (kernel-lib/docs/reference-code.md#t5-optimisation): T5 v1.1 Base from a
  *           local Hugging Face folder (`--model`: config.json + model.safetensors,
  *           and its spiece.model / tokenizer.json unless `--tokenizer`), GLUE
  *           from a local folder (`--data`: GLUE TSV or HF parquet exports),
@@ -40,7 +40,7 @@ export interface T5RunConfig {
   data: {
     /** GLUE root: the GLUE TSV distribution (RTE/, SST-2/, …) or HF parquet exports. */
     root: string;
-    /** Hyperformer splits: 'spec' (SPEC §6.1 sizes) or 'reference' (the reference's dropped last example per split). */
+    /** Hyperformer splits: 'spec' (the scheme's nominal sizes) or 'reference' (the reference's dropped last example per split). */
     splitMode: GlueSplitMode;
     /** Large tasks' validation rows taken from train (reference 1,000; mini-GLUE 100). */
     validationSize: number;
@@ -66,7 +66,7 @@ export interface T5RunConfig {
     sameRteMnliInEncoder: boolean;
     /** Padding-masked router means (false = reference: padding included). */
     maskedRouterMean: boolean;
-    /** transformers-3.5 cross-attention table when the checkpoint lacks one (SPEC §10.22): 'none' | 'random'. */
+    /** transformers-3.5 cross-attention table when the checkpoint lacks one (kernel-lib/docs/reference-code.md#cross-attention-position-bias): 'none' | 'random'. */
     crossAttentionBias: 'none' | 'random';
     /** Mini: span-corruption pretraining of the backbone (cached under data/mini-backbones/). */
     pretrain: { steps: number; batchSize: number; lr: number; length: number; noiseDensity: number; meanSpan: number };
@@ -129,7 +129,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'con
     numExperts: 8,
     bottleneck: 24,
     // splitMode 'reference': the reference code's n_obs = -1 drops the last example of every split
-    // (datasets/glue/splits.ts); we follow the reference's data, not SPEC's derived sizes. 'spec' is
+    // (datasets/glue/splits.ts); we follow the reference's data, not the scheme's nominal sizes. 'spec' is
     // one option away (--split-mode spec / data.splitMode).
     data: { root: '', splitMode: 'reference', validationSize: 1000, dataSeed: 42, samplerSeed: 0, maxInputLength: 128, maxTargetLength: 128 },
     model: {

@@ -1,5 +1,6 @@
 /**
- * GLUE batches for the T5 setting (SPEC §6.1, §1.4).
+ * GLUE batches for the T5 setting (kernel-lib/docs/reference-code.md#batches-and-sampling,
+ * #prompts, #hash-labels).
  *
  * Training (`TrainBatches`, the reference's MultiTaskBatchSampler at
  * temperature 1 + DatasetWithTemplate + prepare_seq2seq_batch):
@@ -7,9 +8,9 @@
  *     concatenation of the 8 training sets (total = Σ train sizes), with a
  *     generator seeded samplerSeed + e (reference: torch.randint with a
  *     torch.Generator seeded 0 + epoch — fixed at 0, independent of data_seed,
- *     SPEC §10.20). Draws use torch's CPU mt19937 and its 32-bit
- *     `random() % n` path for ranges < 2^32 (ported; not checked against a
- *     live torch here). An "epoch" therefore does not visit every example.
+ *     kernel-lib/docs/reference-code.md#batches-and-sampling). Draws use
+ *     torch's CPU mt19937 and its 32-bit `random() % n` path for ranges
+ *     < 2^32 (ported; not checked against a live torch here). An "epoch" therefore does not visit every example.
  *   - batches are consecutive slices of B; ⌊total / B⌋ batches per epoch
  *     (the remainder is dropped); batches mix tasks.
  *   - each example gets a promptsource template drawn uniformly at every
@@ -25,7 +26,7 @@
  *   - task ids (rte=0 … cola=7) and hash labels: `randint(8, size=(n, R))`
  *     drawn once per dataset object (task × split), R = number of routing
  *     blocks (60 for the base model); the `8` is hard-coded in the reference
- *     (SPEC §10.16) and kept here.
+ *     (kernel-lib/docs/reference-code.md#hash-labels) and kept here.
  *
  * Evaluation (`EvalSets`):
  *   - validation: one random template per example, re-drawn at every

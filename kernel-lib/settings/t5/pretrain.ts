@@ -160,7 +160,7 @@ export function plainT5Logits(
     y = tf.add(y, attend(rmsNorm(y, get(`${p}.layer.1.layer_norm.weight`), eps), enc, `${p}.layer.1.EncDecAttention`, crossBias));
     y = tf.add(y, ff(rmsNorm(y, get(`${p}.layer.2.layer_norm.weight`), eps), `${p}.layer.2.DenseReluDense`));
   }
-  const out = tf.mul(rmsNorm(y, get('decoder.final_layer_norm.weight'), eps), c ** -0.5); // reference rescale (SPEC §2.1)
+  const out = tf.mul(rmsNorm(y, get('decoder.final_layer_norm.weight'), eps), c ** -0.5); // reference rescale (kernel-lib/docs/reference-code.md#t5-backbone)
   return lin(out as tf.Tensor3D, 'lm_head.weight');
 }
 

@@ -2,7 +2,7 @@
  * The T5-GLUE training task for the shared Trainer: loss of a batch with every
  * method's extra terms, and evaluation by greedy generation.
  *
- * Loss (SPEC §6.1, §5, §10.10–11), following the reference where it departs
+ * Loss (kernel-lib/docs/reference-code.md#t5-loss, #reinforce, #adamix), following the reference where it departs
  * from common practice:
  *   L = Σ_{b,t: label≠pad} [(1−ε)·nll + (ε/V)·Σ_v −log p_v]      fairseq label smoothing, ε = 0.1,
  *                                                              SUMMED over the batch's target tokens
