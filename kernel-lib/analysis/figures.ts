@@ -8,7 +8,8 @@
  *   entropyFigure    mean routing entropy per block, one line per method
  *   specializationFigure  normalised mutual information per block, one line per method
  *   usageFigure      expert usage per block (blocks × experts), one panel per method
- *   trainingCurves   training loss and validation score against steps, one line per run
+ *   trainingCurves   training loss (log axis, smoothed over raw) and validation score against
+ *                    steps, one colour per run, every run in the legend
  *   barFigure / histogramFigure  small helpers for the notebooks
  *
  * Figures are data; rendering (Jupyter display, SVG/PNG files) is in
@@ -243,31 +244,181 @@ export interface CurveSeries {
   valid: { step: number; score: number }[];
 }
 
-/** Training loss (left) and validation score (right) against steps, one colour per run. */
-export function trainingCurves(series: CurveSeries[], opts: { title?: string; scoreName?: string } = {}): PlotlyFigure {
-  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#843c39'];
+/** Thirteen colours that stay apart (D3's category10 and three darker ones), then dashed repeats. */
+const RUN_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#843c39'];
+
+/**
+ * A running median over steps, not over points: at each point, the median of the
+ * points within ±`halfWidth` steps of it, so a curve logged every step and one
+ * logged every 20 steps are smoothed alike (a sparse curve keeps its points). Unlike
+ * a moving average, an isolated outlying step (DSelect-k's non-power-of-2 penalty)
+ * does not move it. Non-finite values are left out; points are taken in step order.
+ * Long curves stay cheap to redraw live: at most `maxPoints` points are returned
+ * (every k-th), and a window of more than `maxWindow` points is sampled evenly.
+ */
+export function runningMedian(
+  points: { step: number; value: number }[],
+  halfWidth: number,
+  opts: { maxPoints?: number; maxWindow?: number } = {},
+): { step: number; value: number }[] {
+  const every = Math.max(1, Math.ceil(points.length / (opts.maxPoints ?? 2000)));
+  const maxWindow = opts.maxWindow ?? 201;
+  const out: { step: number; value: number }[] = [];
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < points.length; i++) {
+    const s = points[i].step;
+    while (points[lo].step < s - halfWidth) lo++;
+    while (hi < points.length && points[hi].step <= s + halfWidth) hi++;
+    if (i % every !== 0 && i !== points.length - 1) continue;
+    const stride = Math.max(1, Math.ceil((hi - lo) / maxWindow));
+    const w: number[] = [];
+    for (let j = lo; j < hi; j += stride) if (Number.isFinite(points[j].value)) w.push(points[j].value);
+    w.sort((x, y) => x - y);
+    const n = w.length;
+    out.push({ step: s, value: n === 0 ? NaN : n % 2 ? w[(n - 1) / 2] : (w[n / 2 - 1] + w[n / 2]) / 2 });
+  }
+  return out;
+}
+
+/** Tick values for a log axis spanning [10^lo, 10^hi]: 1-1.5-2-3-5-7 per decade, thinned to 1-2-5 or 1 when there are many. */
+function logTicks(lo: number, hi: number): number[] {
+  for (const mantissas of [[1, 1.5, 2, 3, 5, 7], [1, 2, 5], [1]]) {
+    const ticks: number[] = [];
+    for (let k = Math.floor(lo) - 1; k <= Math.ceil(hi); k++) for (const m of mantissas) {
+      const v = Number((m * 10 ** k).toPrecision(3));
+      if (Math.log10(v) >= lo && Math.log10(v) <= hi) ticks.push(v);
+    }
+    if (ticks.length <= 9 || mantissas.length === 1) return ticks;
+  }
+  return [];
+}
+
+export interface TrainingCurvesOptions {
+  title?: string;
+  /** Name of the validation score ("accuracy", "score"). */
+  scoreName?: string;
+  /**
+   * Half-width of the smoothed loss line's running median, in steps (default: 1/20
+   * of the longest run, at least 1); 0 draws the raw losses only.
+   */
+  smoothingSteps?: number;
+  /** Loss axis: 'log' (default; linear when some loss is ≤ 0) or 'linear'. */
+  lossAxis?: 'log' | 'linear';
+  /** Legend columns below the panels (default: as many as fit, up to 5). */
+  legendColumns?: number;
+}
+
+/**
+ * Training loss (left) and validation score (right) against steps, one colour per
+ * run, built to stay readable for a dozen runs and more:
+ *  - the loss on a log axis, each run's raw losses as a faint line and its
+ *    smoothed loss (`runningMedian` over ±τ steps) as a bold one;
+ *  - the loss axis spans the smoothed lines and the raw losses near them, so that a
+ *    few outlying steps (DSelect-k's non-power-of-2 penalty, 520 against 2:
+ *    kernel-lib/settings/resnet/README.md) do not flatten every other curve; the raw
+ *    points above the axis are named in a note over the panel;
+ *  - validation as lines with markers at every evaluation;
+ *  - one legend entry per run, in rows below both panels (clicking one hides the
+ *    run in both), and a figure that grows with the rows, so no run falls off.
+ */
+export function trainingCurves(series: CurveSeries[], opts: TrainingCurvesOptions = {}): PlotlyFigure {
   const data: Record<string, unknown>[] = [];
-  series.forEach((s, i) => {
-    const color = palette[i % palette.length];
-    data.push({ type: 'scatter', mode: 'lines', name: s.label, legendgroup: s.label, x: s.train.map((p) => p.step), y: s.train.map((p) => p.loss), line: { color, width: 1.5 }, xaxis: 'x', yaxis: 'y' });
-    data.push({ type: 'scatter', mode: 'lines+markers', name: s.label, legendgroup: s.label, showlegend: false, x: s.valid.map((p) => p.step), y: s.valid.map((p) => p.score), line: { color }, xaxis: 'x2', yaxis: 'y2' });
+  let maxStep = 1;
+  for (const s of series) for (const p of [...s.train, ...s.valid]) if (p.step > maxStep) maxStep = p.step;
+  const tau = opts.smoothingSteps ?? Math.max(1, Math.round(maxStep / 20));
+  const positive = series.every((s) => s.train.every((p) => !(p.loss <= 0)));
+  const log = (opts.lossAxis ?? 'log') === 'log' && positive;
+  // The loss axis spans the smoothed lines, the lowest raw loss and the raw losses that are
+  // not outliers (at most 2× the smoothed lines' top on a log axis, half their span above it
+  // on a linear one): only those outliers are cut, and named.
+  const f = (v: number) => (log ? Math.log10(v) : v);
+  let lo = Infinity;
+  let hi = -Infinity;
+  const raw = series.map((s) => s.train.map((p) => ({ step: p.step, value: p.loss })));
+  const smoothed = raw.map((pts) => {
+    const line = tau > 0 ? runningMedian(pts, tau) : pts;
+    for (const p of line) {
+      const v = f(p.value);
+      if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    }
+    for (const p of pts) {
+      const v = f(p.value);
+      if (Number.isFinite(v)) lo = Math.min(lo, v);
+    }
+    return line;
   });
+  const outlier = hi + (log ? Math.log10(2) : 0.5 * Math.max(hi - lo, Math.abs(hi) * 1e-3));
+  for (const pts of raw) {
+    for (const p of pts) {
+      const v = f(p.value);
+      if (Number.isFinite(v) && v <= outlier && v > hi) hi = v;
+    }
+  }
+  series.forEach((s, i) => {
+    const color = RUN_COLORS[i % RUN_COLORS.length];
+    const dash = i < RUN_COLORS.length ? 'solid' : 'dash';
+    const x = s.train.map((p) => p.step);
+    if (tau > 0) {
+      data.push({ type: 'scatter', mode: 'lines', name: `${s.label} (raw)`, legendgroup: s.label, showlegend: false, x, y: s.train.map((p) => p.loss), line: { color, width: 1 }, opacity: 0.2, hovertemplate: `${s.label}<br>step %{x}<br>loss %{y:.4g}<extra>raw</extra>`, xaxis: 'x', yaxis: 'y' });
+    }
+    data.push({ type: 'scatter', mode: 'lines', name: s.label, legendgroup: s.label, x: smoothed[i].map((p) => p.step), y: smoothed[i].map((p) => p.value), line: { color, width: 2.2, dash }, hovertemplate: `${s.label}<br>step %{x}<br>${tau > 0 ? 'smoothed ' : ''}loss %{y:.4g}<extra></extra>`, xaxis: 'x', yaxis: 'y' });
+    data.push({ type: 'scatter', mode: 'lines+markers', name: s.label, legendgroup: s.label, showlegend: false, x: s.valid.map((p) => p.step), y: s.valid.map((p) => p.score), line: { color, width: 2, dash }, marker: { size: 6 }, hovertemplate: `${s.label}<br>step %{x}<br>${opts.scoreName ?? 'score'} %{y:.4g}<extra></extra>`, xaxis: 'x2', yaxis: 'y2' });
+  });
+  // Padded by 8 %, in the axis' own units (log10 on a log axis).
+  let lossRange: [number, number] | undefined;
+  const annotations: Record<string, unknown>[] = [];
+  if (hi >= lo) {
+    const pad = hi > lo ? 0.08 * (hi - lo) : log ? 0.1 : Math.max(1e-3, 0.1 * Math.abs(hi));
+    lo -= pad;
+    hi += pad;
+    lossRange = [lo, hi];
+    const top = log ? 10 ** hi : hi;
+    const above = series
+      .map((s) => ({ label: s.label, over: s.train.filter((p) => p.loss > top) }))
+      .filter((a) => a.over.length > 0)
+      .map((a) => `${a.label}: ${a.over.length} step${a.over.length === 1 ? '' : 's'} up to ${Math.max(...a.over.map((p) => p.loss)).toPrecision(4)}`);
+    if (tau > 0 && above.length) {
+      annotations.push({ text: `raw losses above the axis: ${above.join('; ')}`, xref: 'x domain', yref: 'y domain', x: 0, y: 1, xanchor: 'left', yanchor: 'bottom', yshift: 2, showarrow: false, align: 'left', font: { size: 11, color: '#555' } });
+    }
+  }
+  const columns = Math.max(1, Math.min(opts.legendColumns ?? 5, series.length || 1));
+  const legendRows = Math.ceil(series.length / columns);
   const axis = { showgrid: true, gridcolor: '#eee', linecolor: '#444', mirror: true, zeroline: false };
+  const lossTitle = `training loss${tau > 0 ? ` (bold: median over ±${tau} steps; faint: raw)` : ''}`;
   return {
     data,
     layout: {
       title: { text: opts.title ?? 'Training', x: 0.5, xanchor: 'center' },
-      width: 980,
-      height: 420,
+      width: 1000,
+      height: 470 + 24 * legendRows,
       font: FONT,
       paper_bgcolor: 'white',
       plot_bgcolor: 'white',
-      xaxis: { ...axis, domain: [0, 0.44], anchor: 'y', title: { text: 'step' } },
-      yaxis: { ...axis, anchor: 'x', title: { text: 'training loss' } },
+      xaxis: { ...axis, domain: [0, 0.46], anchor: 'y', title: { text: 'step' } },
+      yaxis: {
+        ...axis,
+        anchor: 'x',
+        type: log ? 'log' : 'linear',
+        title: { text: lossTitle, font: { size: 11 } },
+        ...(lossRange ? { range: lossRange } : {}),
+        ...(lossRange && log ? { tickmode: 'array', tickvals: logTicks(lossRange[0], lossRange[1]) } : {}),
+      },
       xaxis2: { ...axis, domain: [0.56, 1], anchor: 'y2', title: { text: 'step' } },
-      yaxis2: { ...axis, anchor: 'x2', title: { text: `validation ${opts.scoreName ?? 'score'}` }, rangemode: 'tozero' },
-      legend: { title: { text: 'run' } },
-      margin: { l: 70, r: 20, t: 70, b: 60 },
+      yaxis2: { ...axis, anchor: 'x2', title: { text: `validation ${opts.scoreName ?? 'score'}` } },
+      legend: {
+        title: { text: 'run', side: 'top' },
+        orientation: 'h',
+        x: 0,
+        xanchor: 'left',
+        y: -0.14,
+        yanchor: 'top',
+        entrywidth: 0.95 / columns,
+        entrywidthmode: 'fraction',
+        groupclick: 'togglegroup',
+      },
+      annotations,
+      margin: { l: 80, r: 20, t: 80, b: 40 },
     },
     config: { responsive: true, displaylogo: false },
   };

@@ -19,6 +19,7 @@ export const TRAIN_CLI_OPTIONS: Readonly<Record<string, string>> = {
   maxSteps: '--steps',
   batchSize: '--batch-size',
   evalEvery: '--eval-every',
+  logEvery: '--log-every',
   lr: '--lr',
   seed: '--seed',
   warmupSteps: '--warmup',

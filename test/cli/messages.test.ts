@@ -108,6 +108,7 @@ describe('messages name the option (smear train)', () => {
     [['--setting', 'resnet', '--batch-size', '2.5'], /^smear: option train\.batchSize \(--batch-size\): expected an integer >= 1, got 2\.5$/m],
     [['--setting', 't5', '--batch-size', '0'], /^smear: option train\.batchSize \(--batch-size\): expected an integer >= 1, got 0$/m],
     [['--setting', 't5', '--eval-every', '0'], /^smear: option train\.evalEvery \(--eval-every\): expected an integer >= 1, got 0$/m],
+    [['--setting', 'resnet', '--log-every', '0'], /^smear: option train\.logEvery \(--log-every\): expected an integer >= 1, got 0$/m],
   ];
   for (const [args, re] of cases) {
     it(args.join(' '), () => {

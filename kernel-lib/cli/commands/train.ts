@@ -38,6 +38,7 @@ function trainOverrides(values: Record<string, unknown>, keys: [string, string][
     ['maxSteps', 'steps'],
     ['batchSize', 'batch-size'],
     ['evalEvery', 'eval-every'],
+    ['logEvery', 'log-every'],
     ['lr', 'lr'],
     ['seed', 'seed'],
   ];
@@ -67,9 +68,9 @@ export const trainCommand: Command = {
   summary: 'train and test one routing method (ResNet-DomainNet or T5-GLUE)',
   usage:
     'smear train --setting resnet --method <name> [--profile mini|paper] [--data <DomainNet root>] [--weights <resnet18.safetensors>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--image-size N] [--workers N] [--skip-bad-eval-images] [--seed N] [--run-dir DIR] [--resume | --fresh]\n' +
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--log-every N] [--lr X] [--image-size N] [--workers N] [--skip-bad-eval-images] [--seed N] [--run-dir DIR] [--resume | --fresh]\n' +
     '       smear train --setting t5 --method <name> [--profile mini|paper] [--data <GLUE folder>] [--model <HF T5 folder>] [--tokenizer <spiece.model|tokenizer.json|folder|byte>] ' +
-    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--lr X] [--warmup N] [--max-length N] [--split-mode reference|spec] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume | --fresh]',
+    '[--configuration <label>] [--steps N] [--batch-size N] [--eval-every N] [--log-every N] [--lr X] [--warmup N] [--max-length N] [--split-mode reference|spec] [--max-eval-examples N] [--seed N] [--run-dir DIR] [--resume | --fresh]',
   options: {
     setting: { type: 'string', description: "'resnet' (or 't5')" },
     method: { type: 'string', description: 'routing method, friendly or reference name (see smear methods)' },
@@ -88,6 +89,7 @@ export const trainCommand: Command = {
     steps: { type: 'string', description: 'training steps (paper 100000)' },
     'batch-size': { type: 'string', description: 'training batch size (paper 128)' },
     'eval-every': { type: 'string', description: 'evaluate and checkpoint every N steps (paper 1000)' },
+    'log-every': { type: 'string', description: 'write the training loss and its terms to metrics.jsonl every N steps (paper 50; mini 20)' },
     lr: { type: 'string', description: 'Adam learning rate (paper 1e-3)' },
     'image-size': { type: 'string', description: 'crop size (paper 224)' },
     workers: { type: 'string', description: 'image decoding threads' },

@@ -115,8 +115,10 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<ResNetRunConfig, 'method' | 
     bottleneck: 16,
     data: { root: path.join(REPO_ROOT, 'data', 'mini-domainnet'), imageSize: 32, resize: 32, numClasses: 10, workers: 1, cropScale: [0.6, 1] },
     model: { widths: [32, 64, 128, 256], stem: 'imagenet', freezeBackboneBnStats: false, pretrain: { steps: 400, batchSize: 64, lr: 2e-3 } },
-    train: { batchSize: 32, evalBatchSize: 100, maxSteps: 200, evalEvery: 100, logEvery: 20, lr: 3e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
-    // ST-Gumbel: 10 → 0.5 within the mini run's 200 steps (same compounding rule, faster period).
+    // 2,400 steps: where the slowest of SMEAR, tag, Ensemble, dense (1× compute) and Top-k is within 3
+    // points of its own plateau (learning curves to 3,200 steps in kernel-lib/settings/resnet/README.md).
+    train: { batchSize: 32, evalBatchSize: 100, maxSteps: 2400, evalEvery: 300, logEvery: 20, lr: 3e-3, clipNorm: 1, seed: 42, maxEvalExamples: 0 },
+    // ST-Gumbel: 10 → 0.5 by step 120, then 0.5 (same compounding rule, faster period).
     losses: { gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-2, period: 20 } },
   },
 };

@@ -182,8 +182,10 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'con
       // 3e-2 and 1.5e-2 were worse, batch 4 too.
       batchSize: 8,
       evalBatchSize: 50,
-      maxSteps: 320,
-      evalEvery: 160,
+      // 3,700 steps: where the slowest of SMEAR, tag, Ensemble, dense (1× compute) and Top-k is within
+      // 3 points of its own plateau (learning curves to 2,400 / 4,000 steps in kernel-lib/settings/t5/README.md).
+      maxSteps: 3700,
+      evalEvery: 370,
       logEvery: 20,
       lr: 1e-2,
       warmupSteps: 10,
@@ -194,7 +196,7 @@ export const PROFILE_DEFAULTS: Record<Profile, Omit<T5RunConfig, 'method' | 'con
       maxValidExamples: 16,
       maxTestExamples: 16,
     },
-    // ST-Gumbel: 10 → ~0.7 within the mini run (same compounding rule: period 20, rate 1e-3 over 320 steps).
+    // ST-Gumbel: 10 → 0.5 by step 340, then 0.5 (same compounding rule: period 20, rate 1e-3).
     losses: { gumbel: { tau0: 10, minTemp: 0.5, rate: 1e-3, period: 20 } },
   },
 };
