@@ -17,7 +17,7 @@ import type { Command } from '../command';
 export const analyzeCommand: Command = {
   name: 'analyze',
   summary: 'routing heatmaps, entropy, usage, specialisation and results tables (SVG, PNG, CSV, Markdown) for finished runs',
-  usage: 'smear analyze <run folder>… [--out figures] [--blocks 0,7] | smear analyze --curves <run folder>… [--margin 2] [--window 3] [--out figures]',
+  usage: 'smear analyze <run folder>… [--out figures] [--blocks 0,7] | smear analyze --curves <run folder>… [--margin 3] [--window 3] [--out figures]',
   options: {
     curves: { type: 'boolean', description: 'learning curves: validation score against steps, each run’s plateau and the budget where every run is within --margin of its own' },
     margin: { type: 'string', description: 'with --curves: points below the plateau that count as reached (default 3)' },
