@@ -27,7 +27,7 @@ export interface PlotlyFigure {
 /** Colour scale of routing probabilities (0 → 1). */
 export const ROUTING_COLORSCALE = 'Viridis';
 
-const FONT = { family: 'Arial, Helvetica, sans-serif', size: 12 };
+export const FONT = { family: 'Arial, Helvetica, sans-serif', size: 12 };
 
 interface Panel {
   title: string;
@@ -245,7 +245,11 @@ export interface CurveSeries {
 }
 
 /** Thirteen colours that stay apart (D3's category10 and three darker ones), then dashed repeats. */
-const RUN_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#843c39'];
+/** The axis style of the line figures (training curves, learning curves). */
+export const LINE_AXIS = { showgrid: true, gridcolor: '#eee', linecolor: '#444', mirror: true, zeroline: false };
+
+/** One colour per run, in run order (13 distinct: a full method set). */
+export const RUN_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#843c39'];
 
 /**
  * A running median over steps, not over points: at each point, the median of the
@@ -384,7 +388,7 @@ export function trainingCurves(series: CurveSeries[], opts: TrainingCurvesOption
   }
   const columns = Math.max(1, Math.min(opts.legendColumns ?? 5, series.length || 1));
   const legendRows = Math.ceil(series.length / columns);
-  const axis = { showgrid: true, gridcolor: '#eee', linecolor: '#444', mirror: true, zeroline: false };
+  const axis = LINE_AXIS;
   const lossTitle = `training loss${tau > 0 ? ` (bold: median over ±${tau} steps; faint: raw)` : ''}`;
   return {
     data,

@@ -19,7 +19,7 @@
  * one long run gives what every shorter budget would have seen.
  */
 import * as dfd from 'danfojs-node';
-import type { PlotlyFigure } from './figures';
+import { FONT, LINE_AXIS, RUN_COLORS, type PlotlyFigure } from './figures';
 
 export interface CurvePoint {
   step: number;
@@ -118,17 +118,15 @@ export function curvesTable(curves: CurveAnalysis[], budget: number, columns = 8
   return new dfd.DataFrame(rows);
 }
 
-const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#843c39'];
-
 /** Validation score against steps: raw points, the smoothed curve, and the chosen budget. */
 export function learningCurvesFigure(curves: CurveAnalysis[], opts: { title: string; scoreName: string; budget?: number }): PlotlyFigure {
   const data: Record<string, unknown>[] = [];
   curves.forEach((c, i) => {
-    const color = PALETTE[i % PALETTE.length];
+    const color = RUN_COLORS[i % RUN_COLORS.length];
     data.push({ type: 'scatter', mode: 'markers', name: c.label, legendgroup: c.label, showlegend: false, x: c.points.map((p) => p.step), y: c.points.map((p) => p.score), marker: { color, size: 4, opacity: 0.45 } });
     data.push({ type: 'scatter', mode: 'lines', name: c.label, legendgroup: c.label, x: c.smoothed.map((p) => p.step), y: c.smoothed.map((p) => p.score), line: { color, width: 2 } });
   });
-  const axis = { showgrid: true, gridcolor: '#eee', linecolor: '#444', mirror: true, zeroline: false };
+  const axis = LINE_AXIS;
   const w = curves[0]?.window ?? 3;
   const shapes =
     opts.budget !== undefined
@@ -142,7 +140,7 @@ export function learningCurvesFigure(curves: CurveAnalysis[], opts: { title: str
       title: { text: `${opts.title}<br><sub>dots: each evaluation; lines: mean of the last ${w} evaluations</sub>`, x: 0.5, xanchor: 'center' },
       width: 820,
       height: 460,
-      font: { family: 'Arial, Helvetica, sans-serif', size: 12 },
+      font: FONT,
       paper_bgcolor: 'white',
       plot_bgcolor: 'white',
       xaxis: { ...axis, title: { text: 'training step' } },
